@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"kill9-during-pull": kill9DuringPull,
+}
+
+// kill9DuringPull runs `ctr pull REF` against the slow proxy, sends SIGKILL
+// to ctr once part of a blob has been transferred, and checks that the
+// process in the user namespace died with it.
+func kill9DuringPull(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: kill9-during-pull REF")
+	}
+	cmd := exec.Command(filepath.Join(ts.Getenv("CTRBIN"), "ctr"), "pull", "-q", args[0])
+	cmd.Dir = ts.Getenv("WORK")
+	for _, kv := range []string{"HOME", "XDG_RUNTIME_DIR", "PATH", "USER", "GOCOVERDIR"} {
+		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	before := proxy.SlowBytes()
+	ts.Check(cmd.Start())
+	deadline := time.Now().Add(30 * time.Second)
+	for proxy.SlowBytes()-before < 128<<10 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			ts.Fatalf("the pull did not start downloading within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	children := childrenOf(cmd.Process.Pid)
+	if len(children) == 0 {
+		ts.Fatalf("ctr (pid %d) has no child in the user namespace while pulling", cmd.Process.Pid)
+	}
+	ts.Check(cmd.Process.Signal(syscall.SIGKILL))
+	err := cmd.Wait()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		ts.Fatalf("ctr was not killed by SIGKILL: %v", err)
+	}
+	for _, pid := range children {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				ts.Fatalf("the namespace child %d outlived the killed ctr", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ts.Logf("killed ctr after %d bytes; children %v exited", proxy.SlowBytes()-before, children)
+}
+
+// childrenOf lists the PIDs whose parent is pid.
+func childrenOf(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name may contain spaces; fields after ")" are fixed.
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}

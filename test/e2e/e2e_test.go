@@ -1,0 +1,168 @@
+// Package e2e drives the built ctr binary through testscript files in
+// testdata/, as the unprivileged test user, against Debian's real registry
+// started on 127.0.0.1.
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ctr-project/ctr/internal/testutil"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite testscript files with actual output")
+
+// Shared by every script: the ctr binary and the registries.
+var (
+	ctrBin   string
+	registry *testutil.Registry
+	proxy    *faultProxy
+)
+
+func TestMain(m *testing.M) {
+	testutil.MainAsUser(m, func(stage string) error {
+		return buildCtr(filepath.Join(stage, "bin"))
+	})
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "ctr-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+
+	if ctrBin, err = locateCtr(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: build ctr:", err)
+		return 1
+	}
+	registry, err = testutil.StartRegistry(filepath.Join(dir, "registry"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer registry.Close()
+	if err := testutil.PushTestImages(registry.Addr, runtime.GOARCH); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: push test images:", err)
+		return 1
+	}
+	corrupt, err := testutil.LastLayerDigest(runtime.GOARCH)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	proxy, err = startFaultProxy(registry.Addr, corrupt)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer proxy.Close()
+	return m.Run()
+}
+
+// buildCtr builds bin/ctr from this module into dir (as root, before the
+// tests re-run as the test user, who may have no Go toolchain).
+func buildCtr(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	args := []string{"build", "-tags", buildTags(), "-o", filepath.Join(dir, "ctr")}
+	if os.Getenv("GOCOVERDIR") != "" {
+		args = append(args, "-cover", "-coverpkg=github.com/ctr-project/ctr/...")
+	}
+	cmd := exec.Command(gobin, append(args, "github.com/ctr-project/ctr/cmd/ctr")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+// buildTags are the tags the Makefile builds with.
+func buildTags() string {
+	if t := os.Getenv("CTR_BUILDTAGS"); t != "" {
+		return t
+	}
+	return "exclude_graphdriver_btrfs,containers_image_openpgp"
+}
+
+// locateCtr finds the binary staged by MainAsUser, or builds one.
+func locateCtr(tmp string) (string, error) {
+	if p := os.Getenv("CTR_BINARY"); p != "" {
+		return filepath.Abs(p)
+	}
+	staged := filepath.Join("..", "bin", "ctr")
+	if _, err := os.Stat(staged); err == nil {
+		return filepath.Abs(staged)
+	}
+	dir := filepath.Join(tmp, "bin")
+	if err := buildCtr(dir); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "ctr"), nil
+}
+
+func TestScripts(t *testing.T) {
+	testutil.RequireUserNS(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup:               setupScript,
+		Cmds:                scriptCommands,
+		Condition:           scriptCondition,
+	})
+}
+
+// setupScript gives every script its own home, store and runtime dir, so
+// scripts run in parallel without sharing state.
+func setupScript(env *testscript.Env) error {
+	home := filepath.Join(env.WorkDir, "home")
+	run := filepath.Join(env.WorkDir, "run")
+	for _, d := range []string{home, run} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return err
+		}
+	}
+	env.Setenv("HOME", home)
+	env.Setenv("XDG_RUNTIME_DIR", run)
+	env.Setenv("XDG_DATA_HOME", "")
+	env.Setenv("XDG_CONFIG_HOME", "")
+	env.Setenv("CTR_STORAGE_DRIVER", "")
+	env.Setenv("USER", os.Getenv("USER"))
+	env.Setenv("PATH", filepath.Dir(ctrBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env.Setenv("CTRBIN", filepath.Dir(ctrBin))
+	env.Setenv("REGISTRY", registry.Addr)
+	env.Setenv("PROXY", proxy.Addr())
+	env.Setenv("BUSYBOX", registry.Addr+"/"+testutil.BusyboxRepo)
+	env.Setenv("MULTILAYER", registry.Addr+"/"+testutil.MultiLayerRepo)
+	env.Setenv("MULTIARCH", registry.Addr+"/"+testutil.IndexRepo)
+	env.Setenv("GOARCH", runtime.GOARCH)
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		env.Setenv("GOCOVERDIR", d)
+	}
+	return nil
+}
+
+func scriptCondition(cond string) (bool, error) {
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	case "amd64", "arm64":
+		return runtime.GOARCH == cond, nil
+	}
+	if tool, ok := strings.CutPrefix(cond, "tool:"); ok {
+		_, err := exec.LookPath(tool)
+		return err == nil, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}
