@@ -392,29 +392,29 @@ func (s *Store) Manifest(img *Image) ([]byte, error) {
 
 // ImageDetails is what `ctr image inspect` shows, with podman's field names.
 type ImageDetails struct {
-	ID           string               `json:"Id"`
-	Digest       digest.Digest        `json:"Digest"`
-	RepoTags     []string             `json:"RepoTags"`
-	RepoDigests  []string             `json:"RepoDigests"`
-	Parent       string               `json:"Parent"`
-	Comment      string               `json:"Comment"`
-	Created      *time.Time           `json:"Created"`
-	Config       ocispec.ImageConfig  `json:"Config"`
-	Version      string               `json:"Version"`
-	Author       string               `json:"Author"`
-	Architecture string               `json:"Architecture"`
-	Os           string               `json:"Os"`
-	Variant      string               `json:"Variant,omitempty"`
-	Size         int64                `json:"Size"`
-	VirtualSize  int64                `json:"VirtualSize"`
-	GraphDriver  GraphDriverData      `json:"GraphDriver"`
-	RootFS       RootFS               `json:"RootFS"`
-	Labels       map[string]string    `json:"Labels"`
-	Annotations  map[string]string    `json:"Annotations"`
-	ManifestType string               `json:"ManifestType"`
-	User         string               `json:"User"`
-	History      []ocispec.History    `json:"History"`
-	NamesHistory []string             `json:"NamesHistory"`
+	ID           string              `json:"Id"`
+	Digest       digest.Digest       `json:"Digest"`
+	RepoTags     []string            `json:"RepoTags"`
+	RepoDigests  []string            `json:"RepoDigests"`
+	Parent       string              `json:"Parent"`
+	Comment      string              `json:"Comment"`
+	Created      *time.Time          `json:"Created"`
+	Config       ocispec.ImageConfig `json:"Config"`
+	Version      string              `json:"Version"`
+	Author       string              `json:"Author"`
+	Architecture string              `json:"Architecture"`
+	Os           string              `json:"Os"`
+	Variant      string              `json:"Variant,omitempty"`
+	Size         int64               `json:"Size"`
+	VirtualSize  int64               `json:"VirtualSize"`
+	GraphDriver  GraphDriverData     `json:"GraphDriver"`
+	RootFS       RootFS              `json:"RootFS"`
+	Labels       map[string]string   `json:"Labels"`
+	Annotations  map[string]string   `json:"Annotations"`
+	ManifestType string              `json:"ManifestType"`
+	User         string              `json:"User"`
+	History      []ocispec.History   `json:"History"`
+	NamesHistory []string            `json:"NamesHistory"`
 }
 
 // GraphDriverData names the driver and the layer directories of an image.

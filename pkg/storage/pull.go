@@ -2,13 +2,13 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"strings"
@@ -59,13 +59,13 @@ type PullEventKind int
 
 // Pull event kinds, in the order they usually happen.
 const (
-	PullResolving    PullEventKind = iota // Ref is being resolved
-	PullLayerExists                       // Digest is already in the store
-	PullLayerStart                        // Digest download started, Total bytes
-	PullLayerBytes                        // Current of Total bytes of Digest downloaded
-	PullLayerDone                         // Digest is committed
-	PullConfig                            // the config Digest was fetched
-	PullWriting                           // the image is being recorded
+	PullResolving   PullEventKind = iota // Ref is being resolved
+	PullLayerExists                      // Digest is already in the store
+	PullLayerStart                       // Digest download started, Total bytes
+	PullLayerBytes                       // Current of Total bytes of Digest downloaded
+	PullLayerDone                        // Digest is committed
+	PullConfig                           // the config Digest was fetched
+	PullWriting                          // the image is being recorded
 )
 
 // PullEvent is one progress report of Pull.
