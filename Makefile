@@ -45,3 +45,7 @@ verify:
 
 clean:
 	rm -rf bin
+
+# Build ctr and make a busybox image from busybox-static, offline.
+demo:
+	bash hack/demo.sh

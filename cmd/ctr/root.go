@@ -58,12 +58,12 @@ func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *c
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{err: err, commandPath: c.CommandPath()}
 	})
-	root.CompletionOptions.HiddenDefaultCmd = false
+	root.DisableAutoGenTag = true
 
 	f := root.PersistentFlags()
 	f.StringVar(&a.root, "root", "", "storage root directory (default $XDG_DATA_HOME/ctr/storage)")
 	f.StringVar(&a.runroot, "runroot", "", "storage state directory (default $XDG_RUNTIME_DIR/ctr)")
-	f.StringVar(&a.storageDriver, "storage-driver", os.Getenv("CTR_STORAGE_DRIVER"), "storage driver: overlay, fuse-overlayfs or vfs (default: chosen on first use, env CTR_STORAGE_DRIVER)")
+	f.StringVar(&a.storageDriver, "storage-driver", "", "storage driver: overlay, fuse-overlayfs or vfs (default $CTR_STORAGE_DRIVER, else chosen on first use)")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log messages at or above this level: debug, info, warn, error")
 
 	image := newImageCommand(a)
@@ -80,6 +80,8 @@ func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *c
 		image,
 		system,
 	)
+	// Added now rather than at Execute, so generated docs include it.
+	root.InitDefaultCompletionCmd()
 	return root
 }
 
@@ -94,6 +96,9 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 	logrus.SetLevel(level)
 	logrus.SetOutput(a.stderr)
 	logrus.SetFormatter(&logFormatter{})
+	if a.storageDriver == "" {
+		a.storageDriver = os.Getenv("CTR_STORAGE_DRIVER")
+	}
 
 	need := cmd.Annotations[annotationUserNS]
 	if need == "" {

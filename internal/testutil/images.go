@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -104,27 +105,39 @@ func BusyboxRootfs() ([]TarEntry, error) {
 	return entries, nil
 }
 
-func layer(entries []TarEntry) (v1.Layer, error) {
+// layer makes a gzip-compressed layer, or an uncompressed one for the
+// media type types.OCIUncompressedLayer.
+func layer(entries []TarEntry, mt types.MediaType) (v1.Layer, error) {
 	b, err := LayerTar(entries)
 	if err != nil {
 		return nil, err
 	}
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(b)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	opener := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	if mt == types.OCIUncompressedLayer {
+		return static.NewLayer(b, mt), nil
+	}
+	return tarball.LayerFromOpener(opener, tarball.WithMediaType(mt))
 }
+
+// layerSpec is a layer's files and how it is stored.
+type layerSpec struct {
+	entries   []TarEntry
+	mediaType types.MediaType
+}
+
+func gz(entries []TarEntry) layerSpec { return layerSpec{entries, types.OCILayer} }
 
 // ociImage builds an OCI image (go-containerregistry defaults to Docker
 // media types) from layers of entries.
-func ociImage(arch string, cfg v1.Config, layers ...[]TarEntry) (v1.Image, error) {
+func ociImage(arch string, cfg v1.Config, layers ...layerSpec) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	for _, entries := range layers {
-		l, err := layer(entries)
+	for _, ls := range layers {
+		l, err := layer(ls.entries, ls.mediaType)
 		if err != nil {
 			return nil, err
 		}
-		img, err = mutate.Append(img, mutate.Addendum{Layer: l, MediaType: types.OCILayer,
+		img, err = mutate.Append(img, mutate.Addendum{Layer: l, MediaType: ls.mediaType,
 			History: v1.History{CreatedBy: "ctr test image", Created: v1.Time{Time: time.Unix(1700000000, 0)}}})
 		if err != nil {
 			return nil, err
@@ -152,12 +165,14 @@ func BusyboxImage(arch string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ociImage(arch, busyboxConfig, rootfs)
+	return ociImage(arch, busyboxConfig, gz(rootfs))
 }
 
-// MultiLayerImage has three layers on top of busybox: files owned by uid
-// 1000 and 65534, a symlink and a hardlink; then a whiteout that deletes a
-// file of the previous layer and an opaque directory.
+// MultiLayerImage has two layers on top of busybox: files owned by uid
+// 1000 and 65534, a symlink and a hardlink; then, stored uncompressed, a
+// whiteout that deletes a file of the previous layer, an opaque directory
+// and 64 KiB of text (so a flipped byte in its middle keeps the tar valid
+// and only the digest check can catch it).
 func MultiLayerImage(arch string) (v1.Image, error) {
 	rootfs, err := BusyboxRootfs()
 	if err != nil {
@@ -178,8 +193,9 @@ func MultiLayerImage(arch string) (v1.Image, error) {
 		{Name: "data/opaque/", Type: tar.TypeDir},
 		{Name: "data/opaque/.wh..wh..opq"},
 		{Name: "data/opaque/new", Body: []byte("new\n")},
+		{Name: "data/text", Body: bytes.Repeat([]byte("ctr test data line\n"), 64<<10/19)},
 	}
-	return ociImage(arch, busyboxConfig, rootfs, owned, whiteouts)
+	return ociImage(arch, busyboxConfig, gz(rootfs), gz(owned), layerSpec{whiteouts, types.OCIUncompressedLayer})
 }
 
 // PlatformIndex is an OCI index with a busybox image for amd64 and one
@@ -191,7 +207,7 @@ func PlatformIndex() (v1.ImageIndex, error) {
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := ociImage(arch, busyboxConfig, rootfs, []TarEntry{{Name: "platform", Body: []byte(arch + "\n")}})
+		img, err := ociImage(arch, busyboxConfig, gz(rootfs), gz([]TarEntry{{Name: "platform", Body: []byte(arch + "\n")}}))
 		if err != nil {
 			return nil, err
 		}

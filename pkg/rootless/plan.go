@@ -80,25 +80,27 @@ func NewPlan(cfg PlanConfig) (*Plan, error) {
 		return nil, err
 	}
 	p.Warnings = append(subUIDs.Warnings, subGIDs.Warnings...)
-	single := func(why string) (*Plan, error) {
+	single := func(why, fix string) (*Plan, error) {
 		p.Mode = ModeSingleID
+		p.NewUIDMap, p.NewGIDMap = "", "" // one may have been found before the other was missing
 		p.UIDMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(cfg.UID), Size: 1}}
 		p.GIDMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(cfg.GID), Size: 1}}
 		p.Degraded = why + "; using a single-ID mapping: files that images give to other users are owned by root" +
-			" and containers cannot switch users. " + fixSubIDs(cfg.User)
+			" and containers cannot switch users. To fix: " + fix
 		return p, nil
 	}
 	switch {
 	case len(subUIDs.Ranges) == 0:
-		return single(fmt.Sprintf("no subordinate UIDs for %s in %s", cfg.User, cfg.SubUIDFile))
+		return single(fmt.Sprintf("no subordinate UIDs for %s in %s", cfg.User, cfg.SubUIDFile), fixSubIDs(cfg.User))
 	case len(subGIDs.Ranges) == 0:
-		return single(fmt.Sprintf("no subordinate GIDs for %s in %s", cfg.User, cfg.SubGIDFile))
+		return single(fmt.Sprintf("no subordinate GIDs for %s in %s", cfg.User, cfg.SubGIDFile), fixSubIDs(cfg.User))
 	}
+	const fixHelpers = "sudo apt-get install uidmap (it provides the setuid helpers newuidmap and newgidmap)"
 	if p.NewUIDMap, err = cfg.LookPath("newuidmap"); err != nil {
-		return single("newuidmap not found")
+		return single("newuidmap not found", fixHelpers)
 	}
 	if p.NewGIDMap, err = cfg.LookPath("newgidmap"); err != nil {
-		return single("newgidmap not found")
+		return single("newgidmap not found", fixHelpers)
 	}
 	p.Mode = ModeSubIDs
 	p.UIDMap = idMappings(cfg.UID, subUIDs.Ranges)
@@ -107,7 +109,7 @@ func NewPlan(cfg PlanConfig) (*Plan, error) {
 }
 
 func fixSubIDs(user string) string {
-	return fmt.Sprintf("To fix: sudo apt-get install uidmap && sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s"+
+	return fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s"+
 		" (pick a range no other user has), then `ctr system reset` so the store is rebuilt with the new IDs", user)
 }
 

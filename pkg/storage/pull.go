@@ -354,6 +354,11 @@ func (s *Store) fetchLayers(ctx context.Context, ref Reference, descs []v1.Descr
 			created = append(created, id)
 		}
 		if err != nil {
+			// Corrupt data usually breaks decompression before the digest
+			// can be checked at the end; read on to name the real cause.
+			if _, derr := io.Copy(io.Discard, r); errors.Is(derr, ErrDigestMismatch) {
+				err = derr
+			}
 			return created, fmt.Errorf("layer %s: %w", descs[i].Digest, err)
 		}
 		if layer.UncompressedDigest != diffIDs[i] {

@@ -68,7 +68,11 @@ func parseReference(s, shortDomain string) (Reference, error) {
 	if err != nil {
 		return invalid(grammarHint(err))
 	}
-	if domain := reference.Domain(named); strings.Contains(domain, ":") {
+	domain := reference.Domain(named)
+	if domain != strings.ToLower(domain) {
+		return invalid("registry and repository names must be lowercase")
+	}
+	if strings.Contains(domain, ":") {
 		port := domain[strings.LastIndex(domain, ":")+1:]
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return invalid("port " + port + " is out of range 1-65535")
@@ -84,14 +88,15 @@ func parseReference(s, shortDomain string) (Reference, error) {
 	return r, nil
 }
 
-// hasDomain applies docker's rule: the first path component is a registry
-// if it contains '.' or ':' or is "localhost".
+// hasDomain applies the distribution rule: the first path component is a
+// registry if it contains '.' or ':', is "localhost", or has upper-case
+// letters (repository paths never do).
 func hasDomain(s string) bool {
 	first, _, found := strings.Cut(s, "/")
 	if !found {
 		return false
 	}
-	return strings.ContainsAny(first, ".:") || first == "localhost"
+	return strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first
 }
 
 func grammarHint(err error) string {

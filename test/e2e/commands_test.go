@@ -9,11 +9,34 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctr-project/ctr/internal/testutil"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"kill9-during-pull": kill9DuringPull,
+	"mkrootfs":          mkrootfs,
+	"capture":           capture,
+}
+
+// capture sets VAR to the last command's standard output, trimmed.
+func capture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: capture VAR")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+// mkrootfs writes the busybox root filesystem as a tarball: FILE.
+func mkrootfs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkrootfs FILE")
+	}
+	entries, err := testutil.BusyboxRootfs()
+	ts.Check(err)
+	b, err := testutil.LayerTar(entries)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 }
 
 // kill9DuringPull runs `ctr pull REF` against the slow proxy, sends SIGKILL

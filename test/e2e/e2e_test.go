@@ -27,6 +27,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run()) // the scripts skip themselves
+	}
 	testutil.MainAsUser(m, func(stage string) error {
 		return buildCtr(filepath.Join(stage, "bin"))
 	})
@@ -34,7 +38,6 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	flag.Parse()
 	dir, err := os.MkdirTemp("", "ctr-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -111,6 +114,9 @@ func locateCtr(tmp string) (string, error) {
 }
 
 func TestScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping end-to-end tests in -short mode (they build ctr and start a registry)")
+	}
 	testutil.RequireUserNS(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
