@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/ctr-project/ctr/pkg/rootless"
+	"github.com/ctr-project/ctr/pkg/run"
 	"go.podman.io/storage/pkg/reexec"
 )
 
@@ -18,6 +19,7 @@ func main() {
 	// Every re-exec of this binary (the user-namespace child, storage's
 	// untar and mount helpers) is dispatched here by argv[0].
 	reexec.Register(rootless.ChildName, userNSChildMain)
+	reexec.Register(run.InitName, run.Init)
 	if reexec.Init() {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/sirupsen/logrus"
@@ -69,6 +70,9 @@ func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *c
 	image := newImageCommand(a)
 	system := newSystemCommand(a)
 	root.AddCommand(
+		newRunCommand(a),
+		newPsCommand(a),
+		newRmCommand(a),
 		newPullCommand(a),
 		newImagesCommand(a),
 		newRmiCommand(a),
@@ -206,6 +210,18 @@ func (a *app) withStore(fn func(*storage.Store) error) (retErr error) {
 		}
 	}()
 	return fn(s)
+}
+
+// withEngine opens the store, runs fn with an engine on it and closes the
+// store.
+func (a *app) withEngine(fn func(*engine.Engine) error) error {
+	return a.withStore(func(s *storage.Store) error {
+		e, err := engine.New(s, a.mode)
+		if err != nil {
+			return err
+		}
+		return fn(e)
+	})
 }
 
 // needsUserNS marks cmd (and returns it) as one that runs in the user

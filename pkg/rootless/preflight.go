@@ -275,3 +275,14 @@ func probeCgroup(uid int) Cgroup {
 	}
 	return c
 }
+
+// CurrentMappings returns this process's user namespace ID mappings.
+func CurrentMappings() (uids, gids []specs.LinuxIDMapping, err error) {
+	if uids, err = readIDMap("/proc/self/uid_map"); err != nil {
+		return nil, nil, err
+	}
+	if gids, err = readIDMap("/proc/self/gid_map"); err != nil {
+		return nil, nil, err
+	}
+	return uids, gids, nil
+}

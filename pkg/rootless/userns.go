@@ -74,8 +74,15 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	cmd := exec.Command("/proc/self/exe", opts.Args...)
 	cmd.Args[0] = ChildName
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStdin(opts.Stdin), orWriter(opts.Stdout, os.Stdout), orWriter(opts.Stderr, os.Stderr)
-	cmd.ExtraFiles = []*os.File{syncR}
-	cmd.Env = append(os.Environ(), envMode+"="+string(plan.Mode), "XDG_RUNTIME_DIR="+opts.RuntimeBase)
+	agent, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("host agent socket: %w", err)
+	}
+	agentParent, agentChild := os.NewFile(uintptr(agent[0]), "host-agent"), os.NewFile(uintptr(agent[1]), "host-agent-child")
+	defer agentChild.Close()
+	cmd.ExtraFiles = []*os.File{syncR, agentChild} // fds 3 (syncFd) and 4 (hostAgentFd)
+	cmd.Env = append(os.Environ(), envMode+"="+string(plan.Mode), "XDG_RUNTIME_DIR="+opts.RuntimeBase,
+		envHostAgent+"="+strconv.Itoa(hostAgentFd))
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
 		// The child execs before newuidmap has written its maps, as an
@@ -96,12 +103,15 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	if err := cmd.Start(); err != nil {
+		agentParent.Close()
 		if d := diagnoseUserNS("/proc/sys", err); d != nil {
 			return 0, d
 		}
 		return 0, fmt.Errorf("start user namespace: %w", err)
 	}
 	syncR.Close()
+	agentChild.Close()
+	go serveHostAgent(agentParent)
 	if plan.Mode == ModeSubIDs {
 		if err := writeMaps(ctx, cmd.Process.Pid, plan); err != nil {
 			_ = cmd.Process.Kill()

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/ctr-project/ctr/pkg/rootless"
+	"github.com/ctr-project/ctr/pkg/storage"
+	"golang.org/x/sys/unix"
+)
+
+// Container states, as podman names them.
+const (
+	StateCreated = "created"
+	StateRunning = "running"
+	StateExited  = "exited"
+)
+
+// Files in a container's persistent directory.
+const (
+	configFile = "ctr-config.json"
+	stateFile  = "ctr-state.json"
+	specFile   = "ctr-spec.json"
+)
+
+// ErrContainerRunning is matched by errors.Is when an operation needs a
+// stopped container.
+var ErrContainerRunning = errors.New("container is running")
+
+// Config is what a container was created with; it does not change.
+type Config struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Image       string    `json:"image"` // as the user named it
+	ImageID     string    `json:"imageId"`
+	Command     []string  `json:"command"`
+	Created     time.Time `json:"created"`
+	Remove      bool      `json:"remove"` // --rm
+	Hostname    string    `json:"hostname"`
+	Terminal    bool      `json:"terminal"`
+	Interactive bool      `json:"interactive"`
+}
+
+// State is a container's volatile status, rewritten atomically on every
+// change.
+type State struct {
+	Status       string    `json:"status"`
+	Pid          int       `json:"pid,omitempty"`
+	PidStart     uint64    `json:"pidStart,omitempty"`
+	MonitorPid   int       `json:"monitorPid,omitempty"`
+	MonitorStart uint64    `json:"monitorStart,omitempty"`
+	ExitCode     int       `json:"exitCode"`
+	StartedAt    time.Time `json:"startedAt"`
+	FinishedAt   time.Time `json:"finishedAt"`
+}
+
+// Container is a container's configuration and current state.
+type Container struct {
+	Config
+	State State
+}
+
+// Running reports whether the container's process is alive. A state file
+// saying "running" whose monitor is gone (killed, or the machine rebooted)
+// reads as exited.
+func (c *Container) Running() bool {
+	return c.State.Status == StateRunning && alive(c.State.MonitorPid, c.State.MonitorStart)
+}
+
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := rootless.ProcessStartTime(pid)
+	return err == nil && (start == 0 || st == start)
+}
+
+func (e *Engine) saveConfig(c *Config) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return e.store.WriteContainerFile(c.ID, configFile, b)
+}
+
+func (e *Engine) saveState(id string, s *State) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return e.store.WriteContainerFile(id, stateFile, b)
+}
+
+// load reads a container's files. A container being created may have no
+// files yet; it reads as created.
+func (e *Engine) load(sc *storage.Container) (*Container, error) {
+	c := &Container{Config: Config{ID: sc.ID, Name: sc.Name, ImageID: sc.ImageID, Created: sc.Created}, State: State{Status: StateCreated}}
+	if b, err := e.store.ReadContainerFile(sc.ID, configFile); err == nil {
+		if err := json.Unmarshal(b, &c.Config); err != nil {
+			return nil, fmt.Errorf("container %.12s: %s: %w", sc.ID, configFile, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if b, err := e.store.ReadContainerFile(sc.ID, stateFile); err == nil {
+		if err := json.Unmarshal(b, &c.State); err != nil {
+			return nil, fmt.Errorf("container %.12s: %s: %w", sc.ID, stateFile, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if c.State.Status == StateRunning && !c.Running() {
+		// The monitor died without recording the end (kill -9, reboot):
+		// the container died with it (its init has Pdeathsig).
+		c.State.Status = StateExited
+		c.State.ExitCode = -1
+	}
+	return c, nil
+}
+
+// Containers lists all containers, newest first.
+func (e *Engine) Containers() ([]*Container, error) {
+	scs, err := e.store.Containers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Container, 0, len(scs))
+	for _, sc := range scs {
+		c, err := e.load(sc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, func(a, b *Container) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+// Container finds a container by name, ID or unique ID prefix.
+func (e *Engine) Container(nameOrID string) (*Container, error) {
+	sc, err := e.store.LookupContainer(nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	return e.load(sc)
+}
+
+// RemoveOptions configure Remove.
+type RemoveOptions struct {
+	// Force kills a running container first.
+	Force bool
+}
+
+// Remove deletes a container. A running one needs Force: its process is
+// killed (from the host side: see rootless.SignalFromHost) and its monitor
+// is given time to record the end first.
+func (e *Engine) Remove(nameOrID string, o RemoveOptions) (string, error) {
+	c, err := e.Container(nameOrID)
+	if err != nil {
+		return "", err
+	}
+	if c.Running() {
+		if !o.Force {
+			return "", fmt.Errorf("%w: %s: stop it first or use --force", ErrContainerRunning, c.Name)
+		}
+		if err := e.kill(c); err != nil {
+			return "", err
+		}
+		waitGone(c.State.MonitorPid, c.State.MonitorStart, 10*time.Second)
+	}
+	if err := e.store.DeleteContainer(c.ID); err != nil {
+		return "", err
+	}
+	return c.ID, nil
+}
+
+// kill sends SIGKILL to the container's init.
+func (e *Engine) kill(c *Container) error {
+	err := rootless.SignalFromHost(c.State.Pid, c.State.PidStart, unix.SIGKILL)
+	if err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+func waitGone(pid int, start uint64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for alive(pid, start) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,16 @@
+// Package run is ctr's container runtime: given a mounted root filesystem
+// and an OCI runtime spec it creates the container's namespaces, mounts,
+// pivots into the root, sets hostname, rlimits, user, capabilities,
+// no_new_privs and seccomp, and executes the process; it then waits for and
+// signals it.
+//
+// The container process starts as a re-execution of this binary (argv[0]
+// InitName) from a sealed, read-only view of the executable, so the
+// container cannot rewrite ctr through /proc/<pid>/exe (CVE-2019-5736).
+// The caller must already run as root in a user namespace (or as real root)
+// and must register Init with its re-exec dispatcher.
+//
+// The package knows nothing of registries, storage or networking helpers:
+// the caller passes a rootfs path and a spec, and wires the network itself.
+// It never needs cgroups.
+package run

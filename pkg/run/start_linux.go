@@ -1,0 +1,240 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// InitName is argv[0] of the container's init process. The caller registers
+// Init under this name with its re-exec dispatcher (e.g.
+// go.podman.io/storage/pkg/reexec), before anything else runs in main.
+const InitName = "ctr-init"
+
+// Fds of the init process, after stdio.
+const (
+	configFd = 3 // the initConfig, JSON, then EOF
+	statusFd = 4 // SOCK_SEQPACKET: statusMessages (+ the console fd) until exec closes it
+)
+
+// Options describe a container to start.
+type Options struct {
+	// Rootfs is the mounted root filesystem; Spec.Root.Path is ignored.
+	Rootfs string
+	Spec   *specs.Spec
+	// Init runs a minimal reaper as PID 1 that forwards signals to the
+	// process and exits with its status (--init).
+	Init bool
+	// Stdin, Stdout and Stderr become the process's stdio when the spec
+	// asks for no terminal. Nil means /dev/null.
+	Stdin, Stdout, Stderr *os.File
+	// Scratch is a private directory the runtime may use for temporary
+	// mounts (the sealed executable).
+	Scratch string
+}
+
+// initConfig is what the init process reads from configFd.
+type initConfig struct {
+	Rootfs string      `json:"rootfs"`
+	Spec   *specs.Spec `json:"spec"`
+	Init   bool        `json:"init"`
+}
+
+// Process is a started container.
+type Process struct {
+	cmd *exec.Cmd
+	// Pid is the container's init in this process's PID namespace.
+	Pid int
+	// Console is the pty master when the spec asks for a terminal; the
+	// caller copies it to and from the user's terminal.
+	Console *os.File
+}
+
+// Start creates the container and starts its process. It returns once the
+// process has been executed, or with an *ExecError (command not found or
+// not executable) or *SetupError after the container is gone.
+func Start(o Options) (_ *Process, retErr error) {
+	if o.Spec == nil || o.Spec.Process == nil || len(o.Spec.Process.Args) == 0 {
+		return nil, errors.New("start container: the spec has no process")
+	}
+	exe, err := sealedExecutable(o.Scratch)
+	if err != nil {
+		return nil, err
+	}
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer configR.Close()
+	defer configW.Close()
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("status socket: %w", err)
+	}
+	statusParent := os.NewFile(uintptr(sp[0]), "status")
+	statusChild := os.NewFile(uintptr(sp[1]), "status-init")
+	defer statusParent.Close()
+	defer statusChild.Close()
+
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{InitName},
+		Env:        []string{},
+		ExtraFiles: []*os.File{configR, statusChild},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cloneFlags(o.Spec),
+			// A foreground container must not outlive the process that
+			// runs it (the monitor, for detached ones).
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	// Without a terminal the container writes straight to the caller's
+	// files (no copying); nil leaves exec.Cmd's /dev/null.
+	if !o.Spec.Process.Terminal {
+		if o.Stdin != nil {
+			cmd.Stdin = o.Stdin
+		}
+		if o.Stdout != nil {
+			cmd.Stdout = o.Stdout
+		}
+		if o.Stderr != nil {
+			cmd.Stderr = o.Stderr
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	p := &Process{cmd: cmd, Pid: cmd.Process.Pid}
+	defer func() {
+		if retErr != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if p.Console != nil {
+				p.Console.Close()
+			}
+		}
+	}()
+	configR.Close()
+	statusChild.Close()
+
+	err = json.NewEncoder(configW).Encode(initConfig{Rootfs: o.Rootfs, Spec: o.Spec, Init: o.Init})
+	configW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("send config to container init: %w", err)
+	}
+	for {
+		msg, fd, err := readStatus(statusParent)
+		if errors.Is(err, io.EOF) {
+			return p, nil // exec succeeded: the socket closed on exec
+		}
+		if err != nil {
+			return nil, fmt.Errorf("container init: %w", err)
+		}
+		if msg.Kind == "console" {
+			if fd < 0 {
+				return nil, errors.New("container init sent no console fd")
+			}
+			p.Console = os.NewFile(uintptr(fd), "console")
+			continue
+		}
+		return nil, msg.err()
+	}
+}
+
+// Wait waits for the container's init to exit and returns its status:
+// the exit code, or 128+N when signal N killed it.
+func (p *Process) Wait() (int, error) {
+	err := p.cmd.Wait()
+	if err == nil {
+		return 0, nil
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		return -1, err
+	}
+	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return exitErr.ExitCode(), nil
+}
+
+// Signal sends sig to the container's init.
+func (p *Process) Signal(sig os.Signal) error {
+	return p.cmd.Process.Signal(sig)
+}
+
+func cloneFlags(s *specs.Spec) uintptr {
+	var flags uintptr
+	if s.Linux == nil {
+		return syscall.CLONE_NEWNS | syscall.CLONE_NEWPID
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path != "" {
+			continue // joining existing namespaces is not supported by Start
+		}
+		switch ns.Type {
+		case specs.MountNamespace:
+			flags |= syscall.CLONE_NEWNS
+		case specs.PIDNamespace:
+			flags |= syscall.CLONE_NEWPID
+		case specs.UTSNamespace:
+			flags |= syscall.CLONE_NEWUTS
+		case specs.IPCNamespace:
+			flags |= syscall.CLONE_NEWIPC
+		case specs.NetworkNamespace:
+			flags |= syscall.CLONE_NEWNET
+		case specs.CgroupNamespace:
+			flags |= syscall.CLONE_NEWCGROUP
+		case specs.UserNamespace:
+			flags |= syscall.CLONE_NEWUSER
+		}
+	}
+	return flags | syscall.CLONE_NEWNS // the mount setup always needs its own
+}
+
+// readStatus reads one status message and the fd attached to it, if any.
+func readStatus(sock *os.File) (statusMessage, int, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return statusMessage{}, -1, err
+	}
+	if n == 0 {
+		return statusMessage{}, -1, io.EOF
+	}
+	fd := -1
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err == nil && len(msgs) > 0 {
+			if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) > 0 {
+				fd = fds[0]
+			}
+		}
+	}
+	var msg statusMessage
+	if err := json.Unmarshal(buf[:n], &msg); err != nil {
+		return msg, fd, fmt.Errorf("bad status message: %w", err)
+	}
+	return msg, fd, nil
+}
+
+// sendStatus is the init side of readStatus.
+func sendStatus(sock int, msg statusMessage, fd int) error {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	return unix.Sendmsg(sock, b, oob, nil, 0)
+}

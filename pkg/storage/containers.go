@@ -1,0 +1,171 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/ioutils"
+	"go.podman.io/storage/pkg/stringid"
+)
+
+// ErrContainerUnknown is matched by errors.Is when no container has the
+// given name or ID.
+var ErrContainerUnknown = errors.New("no such container")
+
+// ErrNameInUse is matched by errors.Is when a container name is taken.
+var ErrNameInUse = errors.New("container name is already in use")
+
+// ErrInvalidName is matched by errors.Is for container names outside
+// [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+var ErrInvalidName = errors.New("invalid container name")
+
+// nameRegexp is podman's container name rule: no path separators, no
+// leading punctuation, nothing that could be mistaken for an option.
+var nameRegexp = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ValidateContainerName checks a user-given container name.
+func ValidateContainerName(name string) error {
+	if len(name) > 253 || !nameRegexp.MatchString(name) {
+		return fmt.Errorf("%w %q: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and be at most 253 characters", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// Container is a container's storage record: its writable layer on top of
+// an image and its private directories.
+type Container struct {
+	ID      string
+	Name    string
+	ImageID string
+	Created time.Time
+}
+
+// NewContainerID returns a random 64-hex-digit container ID.
+func NewContainerID() string { return stringid.GenerateRandomID() }
+
+// CreateContainer creates the writable layer of a container based on an
+// image. Name uniqueness is enforced under the store lock, so of two
+// concurrent creations with one name exactly one wins (ErrNameInUse).
+func (s *Store) CreateContainer(id, name, imageID string) (*Container, error) {
+	if err := ValidateContainerName(name); err != nil {
+		return nil, err
+	}
+	c, err := s.s.CreateContainer(id, []string{name}, imageID, "", "", nil)
+	if err != nil {
+		if errors.Is(err, cstorage.ErrDuplicateName) {
+			return nil, fmt.Errorf("%w: %q (remove it with `ctr rm %s` or pick another name)", ErrNameInUse, name, name)
+		}
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	return toContainer(c), nil
+}
+
+func toContainer(c *cstorage.Container) *Container {
+	out := &Container{ID: c.ID, ImageID: c.ImageID, Created: c.Created}
+	if len(c.Names) > 0 {
+		out.Name = c.Names[0]
+	}
+	return out
+}
+
+// Containers lists every container in the store.
+func (s *Store) Containers() ([]*Container, error) {
+	cs, err := s.s.Containers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Container, 0, len(cs))
+	for i := range cs {
+		out = append(out, toContainer(&cs[i]))
+	}
+	return out, nil
+}
+
+// LookupContainer finds a container by name, full ID or unique ID prefix.
+func (s *Store) LookupContainer(nameOrID string) (*Container, error) {
+	cs, err := s.Containers()
+	if err != nil {
+		return nil, err
+	}
+	var match *Container
+	for _, c := range cs {
+		if c.Name == nameOrID || c.ID == nameOrID {
+			return c, nil
+		}
+		if isHexPrefix(nameOrID) && strings.HasPrefix(c.ID, nameOrID) {
+			if match != nil {
+				return nil, fmt.Errorf("%w: %q matches containers %.12s and %.12s", ErrAmbiguousImage, nameOrID, match.ID, c.ID)
+			}
+			match = c
+		}
+	}
+	if match == nil {
+		return nil, fmt.Errorf("%w: %s", ErrContainerUnknown, nameOrID)
+	}
+	return match, nil
+}
+
+// MountContainer mounts the container's root filesystem in this process's
+// mount namespace and returns its path.
+func (s *Store) MountContainer(id string) (string, error) {
+	p, err := s.s.Mount(id, "")
+	if err != nil {
+		return "", fmt.Errorf("mount container %.12s: %w", id, err)
+	}
+	return p, nil
+}
+
+// UnmountContainer unmounts the root filesystem, whatever the mount count
+// says: counts are per store, mounts per mount namespace.
+func (s *Store) UnmountContainer(id string) error {
+	if _, err := s.s.Unmount(id, true); err != nil && !errors.Is(err, cstorage.ErrLayerNotMounted) {
+		return fmt.Errorf("unmount container %.12s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteContainer removes the container, its layer and directories.
+func (s *Store) DeleteContainer(id string) error {
+	_ = s.UnmountContainer(id)
+	err := s.s.DeleteContainer(id)
+	if err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, cstorage.ErrNotAContainer) {
+		return fmt.Errorf("remove container %.12s: %w", id, err)
+	}
+	return nil
+}
+
+// ContainerDir is the container's persistent private directory.
+func (s *Store) ContainerDir(id string) (string, error) {
+	return s.s.ContainerDirectory(id)
+}
+
+// ContainerRunDir is the container's private directory in the run root
+// (gone after a reboot).
+func (s *Store) ContainerRunDir(id string) (string, error) {
+	return s.s.ContainerRunDirectory(id)
+}
+
+// WriteContainerFile atomically writes name in the container's persistent
+// directory (temp file, fsync, rename), so a crash never leaves half a file.
+func (s *Store) WriteContainerFile(id, name string, data []byte) error {
+	dir, err := s.ContainerDir(id)
+	if err != nil {
+		return err
+	}
+	return ioutils.AtomicWriteFile(filepath.Join(dir, name), data, 0o600)
+}
+
+// ReadContainerFile reads name from the container's persistent directory.
+func (s *Store) ReadContainerFile(id, name string) ([]byte, error) {
+	dir, err := s.ContainerDir(id)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(dir, name))
+}
