@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds ctr, makes a busybox image from Debian's busybox-static (no network),
-# and shows it. Run as a normal user: `make demo`.
+# and runs a container from it. Run as a normal user: `make demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +24,4 @@ tar -C "$work/rootfs" -cf "$work/busybox.tar" .
 set -x
 bin/ctr import --change 'CMD ["/bin/sh"]' "$work/busybox.tar" busybox
 bin/ctr images
-bin/ctr image inspect --format '{{.Id}} {{.Architecture}} {{.Config.Cmd}}' busybox
+bin/ctr run --rm busybox sh -c 'echo "hello from a rootless container: $(id)"; cat /proc/1/cmdline; echo'

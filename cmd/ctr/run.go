@@ -50,8 +50,12 @@ func newRunCommand(a *app) *cobra.Command {
 			return a.withEngine(func(e *engine.Engine) error {
 				progress := newPullProgress(cmd.Context(), a.stderr, false)
 				ro.PullOptions.Progress = progress.event
-				code, err := e.Run(cmd.Context(), ro)
+				img, err := e.ResolveImage(cmd.Context(), ro)
 				progress.done()
+				if err != nil {
+					return err
+				}
+				code, err := e.Run(cmd.Context(), img, ro)
 				if err != nil {
 					return runError(err)
 				}

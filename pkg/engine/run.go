@@ -58,11 +58,8 @@ var ErrImageNotPresent = errors.New("image not present locally and --pull=never"
 // Run creates a container, runs it in the foreground and returns its exit
 // status. Signals this process receives are forwarded to the container.
 // An error before the container's process ran leaves no container behind.
-func (e *Engine) Run(ctx context.Context, o RunOptions) (int, error) {
-	img, err := e.resolveImage(ctx, o)
-	if err != nil {
-		return 0, err
-	}
+// The image must come from ResolveImage.
+func (e *Engine) Run(ctx context.Context, img *storage.Image, o RunOptions) (int, error) {
 	c, spec, rootfs, err := e.create(img, o)
 	if err != nil {
 		return 0, err
@@ -78,7 +75,8 @@ func (e *Engine) Run(ctx context.Context, o RunOptions) (int, error) {
 	return code, err
 }
 
-func (e *Engine) resolveImage(ctx context.Context, o RunOptions) (*storage.Image, error) {
+// ResolveImage finds the image to run, pulling it as the pull policy says.
+func (e *Engine) ResolveImage(ctx context.Context, o RunOptions) (*storage.Image, error) {
 	if o.Pull != PullAlways {
 		img, err := e.store.LookupImage(o.Image)
 		if err == nil {

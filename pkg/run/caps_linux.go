@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -115,10 +116,14 @@ func applyUserAndCaps(p *specs.Process) error {
 // libc/Go wrappers would change every thread, which is harmless but slow,
 // and the thread that execs is the one that matters).
 func setUser(u specs.User) error {
-	// An empty list clears the groups: never the host's (CVE-2022-2989).
-	gids := append([]uint32{}, u.AdditionalGids...)
-	if len(gids) == 0 {
-		gids = append(gids, u.GID)
+	// The primary group leads the list, as initgroups(3) makes it; the
+	// list replaces whatever groups this process had, never keeping the
+	// host's (CVE-2022-2989).
+	gids := []uint32{u.GID}
+	for _, g := range u.AdditionalGids {
+		if !slices.Contains(gids, g) {
+			gids = append(gids, g)
+		}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(unsafe.Pointer(&gids[0])), 0); e != 0 {
 		return fmt.Errorf("setgroups %v: %w", gids, e)

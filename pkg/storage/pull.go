@@ -534,6 +534,9 @@ func (v *verifyingReader) Read(b []byte) (int, error) {
 	if v.n > v.size {
 		return n, fmt.Errorf("%w: blob %s is longer than its declared %d bytes", ErrDigestMismatch, v.want, v.size)
 	}
+	if errors.Is(err, io.EOF) && v.n < v.size {
+		return n, fmt.Errorf("%w: blob %s ends after %d of its declared %d bytes", ErrDigestMismatch, v.want, v.n, v.size)
+	}
 	if err != nil && v.n == v.size && v.want.Algorithm == "sha256" {
 		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
 			return n, fmt.Errorf("%w: blob %s has content with digest sha256:%s", ErrDigestMismatch, v.want, got)

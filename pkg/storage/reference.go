@@ -69,6 +69,12 @@ func parseReference(s, shortDomain string) (Reference, error) {
 		return invalid(grammarHint(err))
 	}
 	domain := reference.Domain(named)
+	if domain == "" {
+		// The first component looked like a registry to us but is not a
+		// valid host name (e.g. "a_b.example/x"); the grammar then takes the
+		// whole name as a path with no registry at all.
+		return invalid("the registry part is not a valid host name")
+	}
 	if domain != strings.ToLower(domain) {
 		return invalid("registry and repository names must be lowercase")
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/ctr-project/ctr/internal/testutil"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -17,6 +20,70 @@ var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args [
 	"kill9-during-pull": kill9DuringPull,
 	"mkrootfs":          mkrootfs,
 	"capture":           capture,
+	"waitfor":           waitfor,
+	"pty-run":           ptyRun,
+}
+
+// waitfor waits (at most 30s) until FILE exists.
+func waitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfor FILE")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not appear within 30s", args[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ptyRun runs a command on a new pseudo-terminal (rows 24, columns 80),
+// types INPUT (with \r for Enter) into it, and puts everything the
+// terminal showed in stdout. The exit status is checked like exec's.
+//
+//	pty-run INPUT COMMAND [ARG...]
+func ptyRun(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: pty-run INPUT COMMAND [ARG...]")
+	}
+	cmd := exec.Command(lookScriptPath(ts, args[1]), args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	for _, kv := range []string{"HOME", "XDG_RUNTIME_DIR", "PATH", "USER", "GOCOVERDIR"} {
+		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	ts.Check(err)
+	defer f.Close()
+	input := strings.ReplaceAll(args[0], `\r`, "\r")
+	_, err = f.Write([]byte(input))
+	ts.Check(err)
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				close(done)
+				return
+			}
+		}
+	}()
+	werr := cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	_, err = io.WriteString(ts.Stdout(), out.String())
+	ts.Check(err)
+	if (werr != nil) != neg {
+		ts.Fatalf("pty-run %s: unexpected result: %v", args[1], werr)
+	}
 }
 
 // capture sets VAR to the last command's standard output, trimmed.
@@ -27,13 +94,23 @@ func capture(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
 }
 
-// mkrootfs writes the busybox root filesystem as a tarball: FILE.
+// mkrootfs writes the busybox root filesystem as a tarball; each extra
+// PATH=TARGET argument adds a symlink.
+//
+//	mkrootfs FILE [PATH=TARGET...]
 func mkrootfs(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: mkrootfs FILE")
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: mkrootfs FILE [PATH=TARGET...]")
 	}
 	entries, err := testutil.BusyboxRootfs()
 	ts.Check(err)
+	for _, l := range args[1:] {
+		p, target, ok := strings.Cut(l, "=")
+		if !ok {
+			ts.Fatalf("mkrootfs: want PATH=TARGET, got %q", l)
+		}
+		entries = append(entries, testutil.TarEntry{Name: p, Type: tar.TypeSymlink, Linkname: target, Mode: 0o777})
+	}
 	b, err := testutil.LayerTar(entries)
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
@@ -112,4 +189,18 @@ func alive(pid int) bool {
 	}
 	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// lookScriptPath finds a program in the script's PATH, not the test's.
+func lookScriptPath(ts *testscript.TestScript, name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return name
 }

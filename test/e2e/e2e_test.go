@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,6 +154,7 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("MULTILAYER", registry.Addr+"/"+testutil.MultiLayerRepo)
 	env.Setenv("MULTIARCH", registry.Addr+"/"+testutil.IndexRepo)
 	env.Setenv("GOARCH", runtime.GOARCH)
+	env.Setenv("UID", strconv.Itoa(os.Getuid()))
 	if d := os.Getenv("GOCOVERDIR"); d != "" {
 		env.Setenv("GOCOVERDIR", d)
 	}
