@@ -84,3 +84,12 @@ func writeTemplate[T any](w io.Writer, format string, items []T, headings map[st
 	}
 	return nil
 }
+
+// writeRows prints rows (the first is the heading) as aligned columns.
+func writeRows(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}

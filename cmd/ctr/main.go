@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
 	"go.podman.io/storage/pkg/reexec"
@@ -20,6 +21,7 @@ func main() {
 	// untar and mount helpers) is dispatched here by argv[0].
 	reexec.Register(rootless.ChildName, userNSChildMain)
 	reexec.Register(run.InitName, run.Init)
+	reexec.Register(engine.MonitorName, engine.MonitorMain)
 	if reexec.Init() {
 		return
 	}

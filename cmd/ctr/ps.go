@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,14 +13,15 @@ import (
 )
 
 type psOptions struct {
-	all, quiet, noTrunc bool
-	format              string
+	all, quiet, noTrunc, size bool
+	format                    string
+	filters                   []string
 }
 
 // psRow is one line of `ctr ps`, with the fields --format sees.
 type psRow struct {
 	ID, Image, Command, CreatedAt, Status, Names, State string
-	RunningFor, Ports                                   string
+	RunningFor, Ports, Size                             string
 	Created                                             time.Time
 	ExitCode                                            int
 }
@@ -61,20 +64,31 @@ func newPsCommand(a *app) *cobra.Command {
 	f.BoolVarP(&o.all, "all", "a", false, "show all containers, not only running ones")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only container IDs")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate IDs and commands")
+	f.BoolVarP(&o.size, "size", "s", false, "show the size of each container's writable layer")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter: status=STATE, name=REGEX, label=KEY[=VALUE], ancestor=IMAGE, id=PREFIX")
 	f.StringVar(&o.format, "format", "", "output format: a Go template, \"table TEMPLATE\" or \"json\"")
 	return needsUserNS(cmd, userNSRequired)
 }
 
 func listContainers(a *app, e *engine.Engine, o psOptions) error {
+	filters, err := parsePsFilters(e, o.filters)
+	if err != nil {
+		return err
+	}
 	all, err := e.Containers()
 	if err != nil {
 		return err
 	}
 	var cs []*engine.Container
 	for _, c := range all {
-		if o.all || c.Running() {
-			cs = append(cs, c)
+		// A status filter implies --all, as in podman.
+		if !o.all && !hasStatusFilter(o.filters) && !c.Running() {
+			continue
 		}
+		if slices.ContainsFunc(filters, func(f func(*engine.Container) bool) bool { return !f(c) }) {
+			continue
+		}
+		cs = append(cs, c)
 	}
 	switch {
 	case o.quiet:
@@ -108,12 +122,20 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 			ID: truncID(c.ID, o.noTrunc), Image: c.Image, Command: cmdline, Created: c.Created,
 			CreatedAt:  c.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 			RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
-			Status:     statusText(c), State: c.State.Status, Names: c.Name, ExitCode: c.State.ExitCode,
+			Status:     statusText(c), State: stateText(c), Names: c.Name, ExitCode: c.State.ExitCode,
 		})
+		if o.size {
+			if rw, err := e.Store().ContainerSize(c.ID); err == nil {
+				rows[len(rows)-1].Size = humanSize(rw)
+			}
+		}
 	}
 	format := o.format
 	if format == "" {
 		format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+		if o.size {
+			format += "\t{{.Size}}"
+		}
 	}
 	return writeTemplate(a.stdout, format, rows, psHeadings)
 }
@@ -141,4 +163,76 @@ func unixOrZero(t time.Time) int64 {
 		return 0
 	}
 	return t.Unix()
+}
+
+// stateText is podman's State: created, running or exited.
+func stateText(c *engine.Container) string {
+	if c.Running() {
+		return engine.StateRunning
+	}
+	if c.State.Status == engine.StateRunning {
+		return engine.StateExited
+	}
+	return c.State.Status
+}
+
+func hasStatusFilter(filters []string) bool {
+	return slices.ContainsFunc(filters, func(f string) bool { return strings.HasPrefix(f, "status=") })
+}
+
+// parsePsFilters parses --filter; filters of the same key are ORed, of
+// different keys ANDed (podman).
+func parsePsFilters(e *engine.Engine, filters []string) ([]func(*engine.Container) bool, error) {
+	byKey := map[string][]func(*engine.Container) bool{}
+	var keys []string
+	for _, f := range filters {
+		key, value, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid filter %q: want KEY=VALUE", f)
+		}
+		var fn func(*engine.Container) bool
+		switch key {
+		case "status":
+			switch value {
+			case "created", "running", "exited":
+			default:
+				return nil, fmt.Errorf("invalid filter %q: status is created, running or exited", f)
+			}
+			fn = func(c *engine.Container) bool { return stateText(c) == value }
+		case "name":
+			re, err := regexp.Compile(value)
+			if err != nil {
+				return nil, fmt.Errorf("invalid filter %q: %w", f, err)
+			}
+			fn = func(c *engine.Container) bool { return re.MatchString(c.Name) }
+		case "id":
+			fn = func(c *engine.Container) bool { return strings.HasPrefix(c.ID, value) }
+		case "label":
+			k, v, hasValue := strings.Cut(value, "=")
+			fn = func(c *engine.Container) bool {
+				got, ok := c.Labels[k]
+				return ok && (!hasValue || got == v)
+			}
+		case "ancestor":
+			id := value
+			if img, err := e.Store().LookupImage(value); err == nil {
+				id = img.ID
+			}
+			fn = func(c *engine.Container) bool { return c.ImageID == id || c.Image == value }
+		default:
+			return nil, fmt.Errorf("invalid filter %q: supported filters are status, name, id, label and ancestor", f)
+		}
+		if _, seen := byKey[key]; !seen {
+			keys = append(keys, key)
+		}
+		byKey[key] = append(byKey[key], fn)
+	}
+	var out []func(*engine.Container) bool
+	for _, k := range keys {
+		alts := byKey[k]
+		out = append(out, func(c *engine.Container) bool {
+			return slices.ContainsFunc(alts, func(f func(*engine.Container) bool) bool { return f(c) })
+		})
+	}
+	return out, nil
 }

@@ -73,6 +73,8 @@ func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *c
 		newRunCommand(a),
 		newPsCommand(a),
 		newRmCommand(a),
+		newInspectCommand(a, ""),
+		newContainerCommand(a),
 		newPullCommand(a),
 		newImagesCommand(a),
 		newRmiCommand(a),
@@ -84,6 +86,7 @@ func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *c
 		image,
 		system,
 	)
+	root.AddCommand(containerCommands(a)...)
 	// Added now rather than at Execute, so generated docs include it.
 	root.InitDefaultCompletionCmd()
 	return root

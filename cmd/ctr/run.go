@@ -6,20 +6,26 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/run"
 	"github.com/ctr-project/ctr/pkg/storage"
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
 
 type runOptions struct {
-	rm, interactive, tty, readOnly, init, tlsVerify        bool
-	name, workdir, user, hostname, network, pull, platform string
-	entrypoint                                             string
-	env, envFiles, volumes, tmpfs, capAdd, capDrop         []string
-	securityOpts, ulimits                                  []string
+	rm, interactive, tty, readOnly, init, tlsVerify, detach bool
+	name, workdir, user, hostname, network, pull, platform  string
+	entrypoint, restart, stopSignal                         string
+	stopTimeout                                             int
+	env, envFiles, volumes, tmpfs, capAdd, capDrop          []string
+	securityOpts, ulimits, labels, annotations, logOpts     []string
+	healthCmd                                               string
+	healthInterval, healthTimeout, healthStartPeriod        string
+	healthRetries                                           int
 }
 
 func newRunCommand(a *app) *cobra.Command {
@@ -48,21 +54,70 @@ func newRunCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.withEngine(func(e *engine.Engine) error {
-				progress := newPullProgress(cmd.Context(), a.stderr, false)
-				ro.PullOptions.Progress = progress.event
-				img, err := e.ResolveImage(cmd.Context(), ro)
-				progress.done()
+				img, err := resolveWithProgress(cmd, a, e, ro)
 				if err != nil {
 					return err
 				}
-				code, err := e.Run(cmd.Context(), img, ro)
-				if err != nil {
-					return runError(err)
+				// Restarts and healthchecks need the monitor; so does -d.
+				if !o.detach && ro.Restart.Name == "no" && ro.Health == nil {
+					code, err := e.Run(cmd.Context(), img, ro)
+					if err != nil {
+						return runError(err)
+					}
+					return exitStatus{code: code}
 				}
-				return exitStatus{code: code}
+				c, err := e.Create(img, ro)
+				if err != nil {
+					return err
+				}
+				if o.detach {
+					if _, _, err := e.Start(c.ID, engine.StartOptions{}); err != nil {
+						return runError(err)
+					}
+					fmt.Fprintln(a.stdout, c.ID)
+					return nil
+				}
+				return startAttached(cmd, a, e, c.ID, o.interactive)
 			})
 		},
 	}
+	addRunFlags(cmd, &o)
+	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	return needsUserNS(cmd, userNSRequired)
+}
+
+// resolveWithProgress finds or pulls the image, showing pull progress.
+func resolveWithProgress(cmd *cobra.Command, a *app, e *engine.Engine, ro engine.RunOptions) (*storage.Image, error) {
+	progress := newPullProgress(cmd.Context(), a.stderr, false)
+	ro.PullOptions.Progress = progress.event
+	img, err := e.ResolveImage(cmd.Context(), ro)
+	progress.done()
+	return img, err
+}
+
+// startAttached starts a container under its monitor, attached from the
+// first byte, and returns its exit status as the command's.
+func startAttached(cmd *cobra.Command, a *app, e *engine.Engine, id string, interactive bool) error {
+	c, conn, err := e.Start(id, engine.StartOptions{Attach: true})
+	if err != nil {
+		return runError(err)
+	}
+	ao := engine.AttachOptions{Stdout: a.stdout, Stderr: a.stderr}
+	if interactive {
+		ao.Stdin = fileOr(a.stdin, os.Stdin)
+	}
+	code, err := e.AttachTo(cmd.Context(), c, conn, ao)
+	if errors.Is(err, engine.ErrDetached) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return exitStatus{code: code}
+}
+
+// addRunFlags adds the flags run and create share.
+func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f := cmd.Flags()
 	f.SetInterspersed(false) // flags after IMAGE belong to the command
 	f.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
@@ -87,7 +142,17 @@ func newRunCommand(a *app) *cobra.Command {
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL)")
 	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit TYPE=SOFT[:HARD], e.g. nofile=1024:2048")
-	return needsUserNS(cmd, userNSRequired)
+	f.StringVar(&o.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
+	f.StringVar(&o.healthCmd, "health-cmd", "", "healthcheck command, run in the container with /bin/sh -c")
+	f.StringVar(&o.healthInterval, "health-interval", "30s", "time between healthchecks")
+	f.StringVar(&o.healthTimeout, "health-timeout", "30s", "time a healthcheck may take")
+	f.StringVar(&o.healthStartPeriod, "health-start-period", "0s", "time after start during which failures do not count")
+	f.IntVar(&o.healthRetries, "health-retries", 3, "consecutive failures that make a container unhealthy")
+	f.StringVar(&o.stopSignal, "stop-signal", "", "signal `ctr stop` sends (default: the image's, else SIGTERM)")
+	f.IntVar(&o.stopTimeout, "stop-timeout", 10, "seconds `ctr stop` waits before SIGKILL")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label KEY=VALUE")
+	f.StringArrayVar(&o.annotations, "annotation", nil, "set an annotation KEY=VALUE")
+	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE (rotate the log at SIZE, e.g. 10m)")
 }
 
 // engineOptions validates the flags and arguments and builds the engine's
@@ -179,7 +244,79 @@ func (o *runOptions) engineOptions(cmd *cobra.Command, a *app, args []string) (e
 		}
 	}
 	ro.Spec = s
+	if ro.Restart, err = engine.ParseRestartPolicy(o.restart); err != nil {
+		return ro, usage(err)
+	}
+	if o.rm && ro.Restart.Name != "no" {
+		return ro, usage(errors.New("--rm and --restart cannot be combined"))
+	}
+	if o.healthCmd != "" {
+		h := &engine.HealthConfig{Test: []string{"/bin/sh", "-c", o.healthCmd}, Retries: o.healthRetries}
+		for _, d := range []struct {
+			flag, value string
+			dst         *time.Duration
+		}{{"--health-interval", o.healthInterval, &h.Interval}, {"--health-timeout", o.healthTimeout, &h.Timeout}, {"--health-start-period", o.healthStartPeriod, &h.StartPeriod}} {
+			v, err := time.ParseDuration(d.value)
+			if err != nil || v < 0 {
+				return ro, usage(fmt.Errorf("invalid %s %q: want a duration such as 30s", d.flag, d.value))
+			}
+			*d.dst = v
+		}
+		if h.Interval <= 0 || h.Retries < 1 {
+			return ro, usage(errors.New("--health-interval must be positive and --health-retries at least 1"))
+		}
+		ro.Health = h
+	}
+	if o.stopSignal != "" {
+		if _, err := engine.ParseSignal(o.stopSignal); err != nil {
+			return ro, usage(err)
+		}
+		ro.StopSignal = o.stopSignal
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		if o.stopTimeout < 0 {
+			return ro, usage(errors.New("--stop-timeout must be >= 0"))
+		}
+		ro.StopTimeout = &o.stopTimeout
+	}
+	if ro.Labels, err = keyValues("--label", o.labels); err != nil {
+		return ro, usage(err)
+	}
+	if ro.Annotations, err = keyValues("--annotation", o.annotations); err != nil {
+		return ro, usage(err)
+	}
+	for _, lo := range o.logOpts {
+		k, v, _ := strings.Cut(lo, "=")
+		if k != "max-size" {
+			return ro, usage(fmt.Errorf("unsupported --log-opt %q: ctr supports max-size=SIZE", lo))
+		}
+		n, err := units.RAMInBytes(v)
+		if err != nil || n <= 0 {
+			return ro, usage(fmt.Errorf("invalid --log-opt %q: want a size such as 10m", lo))
+		}
+		ro.LogMaxSize = n
+	}
+	if o.detach && o.interactive && !o.tty {
+		// Input comes later through `ctr attach`.
+		ro.Interactive = true
+	}
 	return ro, nil
+}
+
+// keyValues parses KEY=VALUE flags into a map.
+func keyValues(flag string, list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("invalid %s %q: want KEY=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // isImageID accepts an image ID (prefix, optionally sha256:) where a

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"golang.org/x/sys/unix"
@@ -25,6 +28,8 @@ const (
 	configFile = "ctr-config.json"
 	stateFile  = "ctr-state.json"
 	specFile   = "ctr-spec.json"
+	passwdCopy = "ctr-passwd" // the image's /etc/passwd at creation
+	groupCopy  = "ctr-group"
 )
 
 // ErrContainerRunning is matched by errors.Is when an operation needs a
@@ -33,16 +38,91 @@ var ErrContainerRunning = errors.New("container is running")
 
 // Config is what a container was created with; it does not change.
 type Config struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Image       string    `json:"image"` // as the user named it
-	ImageID     string    `json:"imageId"`
-	Command     []string  `json:"command"`
-	Created     time.Time `json:"created"`
-	Remove      bool      `json:"remove"` // --rm
-	Hostname    string    `json:"hostname"`
-	Terminal    bool      `json:"terminal"`
-	Interactive bool      `json:"interactive"`
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Image       string            `json:"image"` // as the user named it
+	ImageID     string            `json:"imageId"`
+	Command     []string          `json:"command"`
+	Entrypoint  []string          `json:"entrypoint,omitempty"`
+	Env         []string          `json:"env,omitempty"`
+	WorkingDir  string            `json:"workingDir,omitempty"`
+	User        uint32            `json:"user"`
+	Created     time.Time         `json:"created"`
+	Remove      bool              `json:"remove"` // --rm
+	Hostname    string            `json:"hostname"`
+	Terminal    bool              `json:"terminal"`
+	Interactive bool              `json:"interactive"`
+	Init        bool              `json:"init"`
+	Network     string            `json:"network"`
+	Mounts      []oci.Mount       `json:"mounts,omitempty"`
+	Restart     RestartPolicy     `json:"restart"`
+	Health      *HealthConfig     `json:"health,omitempty"`
+	StopSignal  string            `json:"stopSignal"`
+	StopTimeout int               `json:"stopTimeout"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	LogMaxSize  int64             `json:"logMaxSize,omitempty"`
+}
+
+// RestartPolicy says when the monitor restarts a container that exited.
+type RestartPolicy struct {
+	// Name is "no", "on-failure", "always" or "unless-stopped".
+	Name string `json:"name"`
+	// MaxRetries bounds on-failure restarts (0: unbounded).
+	MaxRetries int `json:"maxRetries,omitempty"`
+}
+
+// ParseRestartPolicy parses --restart: no, on-failure[:N], always,
+// unless-stopped.
+func ParseRestartPolicy(s string) (RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	p := RestartPolicy{Name: name}
+	switch name {
+	case "", "no":
+		p.Name = "no"
+	case "always", "unless-stopped":
+	case "on-failure":
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return p, fmt.Errorf("invalid restart policy %q: the retry count must be a number >= 0", s)
+			}
+			p.MaxRetries = n
+		}
+		return p, nil
+	default:
+		return p, fmt.Errorf("invalid restart policy %q: want no, on-failure[:N], always or unless-stopped", s)
+	}
+	if hasCount {
+		return p, fmt.Errorf("invalid restart policy %q: only on-failure takes a retry count", s)
+	}
+	return p, nil
+}
+
+// HealthConfig is a container's healthcheck.
+type HealthConfig struct {
+	// Test is the command, run in the container with /bin/sh -c when it
+	// came as a string.
+	Test        []string      `json:"test"`
+	Interval    time.Duration `json:"interval"`
+	Timeout     time.Duration `json:"timeout"`
+	Retries     int           `json:"retries"`
+	StartPeriod time.Duration `json:"startPeriod"`
+}
+
+// Health is a container's health as the monitor last measured it.
+type Health struct {
+	Status        string      `json:"Status"` // starting, healthy, unhealthy
+	FailingStreak int         `json:"FailingStreak"`
+	Log           []HealthLog `json:"Log,omitempty"`
+}
+
+// HealthLog is the result of one healthcheck run.
+type HealthLog struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // State is a container's volatile status, rewritten atomically on every
@@ -56,6 +136,10 @@ type State struct {
 	ExitCode     int       `json:"exitCode"`
 	StartedAt    time.Time `json:"startedAt"`
 	FinishedAt   time.Time `json:"finishedAt"`
+	RestartCount int       `json:"restartCount,omitempty"`
+	Health       *Health   `json:"health,omitempty"`
+	// Error is why the container could not start, if it could not.
+	Error string `json:"error,omitempty"`
 }
 
 // Container is a container's configuration and current state.
@@ -166,6 +250,10 @@ func (e *Engine) Remove(nameOrID string, o RemoveOptions) (string, error) {
 	if c.Running() {
 		if !o.Force {
 			return "", fmt.Errorf("%w: %s: stop it first or use --force", ErrContainerRunning, c.Name)
+		}
+		// So its restart policy does not bring it back.
+		if err := e.markStopped(c.ID); err != nil {
+			return "", err
 		}
 		if err := e.kill(c); err != nil {
 			return "", err

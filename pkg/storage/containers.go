@@ -169,3 +169,29 @@ func (s *Store) ReadContainerFile(id, name string) ([]byte, error) {
 	}
 	return os.ReadFile(filepath.Join(dir, name))
 }
+
+// RenameContainer gives a container a new name, unique like the old one.
+func (s *Store) RenameContainer(id, name string) error {
+	if err := ValidateContainerName(name); err != nil {
+		return err
+	}
+	if other, err := s.LookupContainer(name); err == nil && other.ID != id && other.Name == name {
+		return fmt.Errorf("%w: %q", ErrNameInUse, name)
+	}
+	if err := s.s.SetNames(id, []string{name}); err != nil {
+		if errors.Is(err, cstorage.ErrDuplicateName) {
+			return fmt.Errorf("%w: %q", ErrNameInUse, name)
+		}
+		return err
+	}
+	return nil
+}
+
+// ContainerSize returns the size of the container's writable layer.
+func (s *Store) ContainerSize(id string) (int64, error) {
+	c, err := s.s.Container(id)
+	if err != nil {
+		return 0, err
+	}
+	return s.s.DiffSize("", c.LayerID)
+}

@@ -119,6 +119,10 @@ func (s *Store) Close() error {
 	return err
 }
 
+// Options returns the options the store was opened with, so another
+// process (a container monitor) can open the same store.
+func (s *Store) Options() Options { return s.opts }
+
 // Driver says which driver the store uses and why.
 func (s *Store) Driver() DriverChoice { return s.choice }
 

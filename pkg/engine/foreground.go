@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ctr-project/ctr/pkg/rootless"
+	"github.com/ctr-project/ctr/pkg/run"
+	"github.com/ctr-project/ctr/pkg/storage"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// Run creates a container, runs it in the foreground and returns its exit
+// status. Signals this process receives are forwarded to the container.
+// An error before the container's process ran leaves no container behind.
+// The image must come from ResolveImage.
+func (e *Engine) Run(ctx context.Context, img *storage.Image, o RunOptions) (int, error) {
+	c, spec, rootfs, err := e.create(img, o)
+	if err != nil {
+		return 0, err
+	}
+	code, err := e.start(c, spec, rootfs, o)
+	if o.Remove {
+		if rmErr := e.store.DeleteContainer(c.ID); rmErr != nil && err == nil {
+			err = rmErr
+		}
+	} else if uerr := e.store.UnmountContainer(c.ID); uerr != nil && err == nil {
+		err = uerr
+	}
+	return code, err
+}
+
+// start runs the container's process and waits for it.
+func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions) (int, error) {
+	runDir, err := e.store.ContainerRunDir(c.ID)
+	if err != nil {
+		return 0, err
+	}
+	ro := run.Options{Rootfs: rootfs, Spec: spec, Init: o.Init, Stdout: o.Stdout, Stderr: o.Stderr, Scratch: filepath.Join(runDir, "scratch")}
+	if o.Interactive {
+		ro.Stdin = o.Stdin
+	}
+	// Catch signals before the container exists, so none is lost.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+
+	started := time.Now().UTC()
+	p, err := run.Start(ro)
+	if err != nil {
+		code := 125
+		if errors.Is(err, run.ErrCommandNotFound) {
+			code = 127
+		} else if errors.Is(err, run.ErrCannotExecute) {
+			code = 126
+		}
+		_ = e.saveState(c.ID, &State{Status: StateExited, ExitCode: code, StartedAt: started, FinishedAt: time.Now().UTC()})
+		return code, err
+	}
+	st := State{Status: StateRunning, Pid: p.Pid, MonitorPid: os.Getpid(), StartedAt: started}
+	st.PidStart, _ = rootless.ProcessStartTime(p.Pid)
+	st.MonitorStart, _ = rootless.ProcessStartTime(os.Getpid())
+	if err := e.saveState(c.ID, &st); err != nil {
+		_ = p.Signal(syscall.SIGKILL)
+		_, _ = p.Wait()
+		return 0, err
+	}
+
+	var console *consoleIO
+	if p.Console != nil {
+		console = attachConsole(p.Console, o)
+		defer console.restore()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				forwardSignal(p, s, console)
+			case <-done:
+				return
+			}
+		}
+	}()
+	code, waitErr := p.Wait()
+	close(done)
+	if console != nil {
+		console.drain()
+	}
+	st.Status, st.ExitCode, st.FinishedAt = StateExited, code, time.Now().UTC()
+	if err := e.saveState(c.ID, &st); err != nil && waitErr == nil {
+		waitErr = err
+	}
+	return code, waitErr
+}
+
+// forwardSignal is podman's sig-proxy: every signal ctr gets goes to the
+// container, except those that concern ctr itself.
+func forwardSignal(p *run.Process, s os.Signal, console *consoleIO) {
+	switch s {
+	case syscall.SIGCHLD, syscall.SIGPIPE, syscall.SIGURG:
+		return
+	case syscall.SIGWINCH:
+		if console != nil {
+			console.resize()
+		}
+		return
+	}
+	_ = p.Signal(s)
+}
+
+// consoleIO copies between the user's terminal (or pipes) and the pty.
+type consoleIO struct {
+	master   *os.File
+	stdin    *os.File
+	oldState *term.State
+	out      sync.WaitGroup
+	once     sync.Once
+}
+
+func attachConsole(master *os.File, o RunOptions) *consoleIO {
+	c := &consoleIO{master: master, stdin: o.Stdin}
+	if o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd())) {
+		// Raw mode: keys, ^C included, go to the container's terminal.
+		if st, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
+			c.oldState = st
+		}
+	}
+	c.resize()
+	c.out.Go(func() {
+		// EIO once every slave fd is closed: the container is gone.
+		_, _ = io.Copy(o.Stdout, master)
+	})
+	if o.Interactive && o.Stdin != nil {
+		go func() { _, _ = io.Copy(master, o.Stdin) }()
+	}
+	return c
+}
+
+// resize copies the user's terminal size to the pty.
+func (c *consoleIO) resize() {
+	for _, f := range []*os.File{c.stdin, os.Stdout} {
+		if f == nil {
+			continue
+		}
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			_ = unix.IoctlSetWinsize(int(c.master.Fd()), unix.TIOCSWINSZ, ws)
+			return
+		}
+	}
+}
+
+// drain waits for the container's last output, bounded in case a
+// process outside the container still holds the pty.
+func (c *consoleIO) drain() {
+	done := make(chan struct{})
+	go func() { c.out.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// restore puts the user's terminal back as it was; safe to call twice.
+func (c *consoleIO) restore() {
+	c.once.Do(func() {
+		if c.oldState != nil {
+			_ = term.Restore(int(c.stdin.Fd()), c.oldState)
+		}
+		c.master.Close()
+	})
+}
