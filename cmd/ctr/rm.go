@@ -17,7 +17,7 @@ const (
 )
 
 func newRmCommand(a *app) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [options] CONTAINER...",
 		Short: "Remove containers",
@@ -30,7 +30,7 @@ func newRmCommand(a *app) *cobra.Command {
 				var errs []error
 				code := 0
 				for _, n := range args {
-					id, err := e.Remove(n, engine.RemoveOptions{Force: force})
+					id, err := e.Remove(n, engine.RemoveOptions{Force: force, Volumes: volumes})
 					if err == nil {
 						fmt.Fprintln(a.stdout, id)
 						continue
@@ -53,5 +53,6 @@ func newRmCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the containers' anonymous volumes")
 	return needsUserNS(cmd, userNSRequired)
 }

@@ -75,6 +75,7 @@ func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *c
 		newRmCommand(a),
 		newInspectCommand(a, ""),
 		newContainerCommand(a),
+		newVolumeCommand(a),
 		newPullCommand(a),
 		newImagesCommand(a),
 		newRmiCommand(a),

@@ -21,7 +21,7 @@ type runOptions struct {
 	name, workdir, user, hostname, network, pull, platform  string
 	entrypoint, restart, stopSignal                         string
 	stopTimeout                                             int
-	env, envFiles, volumes, tmpfs, capAdd, capDrop          []string
+	env, envFiles, volumes, mounts, tmpfs, capAdd, capDrop  []string
 	securityOpts, ulimits, labels, annotations, logOpts     []string
 	healthCmd                                               string
 	healthInterval, healthTimeout, healthStartPeriod        string
@@ -131,7 +131,8 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (a program, or a JSON array)")
 	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container ID)")
 	f.StringVar(&o.network, "network", oci.NetworkNone, "network mode: none or host")
-	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST-PATH:CONTAINER-PATH[:ro|rw]")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST-PATH:CONTAINER-PATH[:ro|rw], or a volume NAME:CONTAINER-PATH, or an anonymous volume CONTAINER-PATH")
+	f.StringArrayVar(&o.mounts, "mount", nil, "mount type=bind|volume|tmpfs,source=...,target=...[,readonly]")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs at PATH[:options]")
 	f.BoolVar(&o.readOnly, "read-only", false, "make the root filesystem read-only (tmpfs on /tmp, /var/tmp, /run)")
 	f.BoolVar(&o.init, "init", false, "run a minimal init as PID 1 that forwards signals and reaps zombies")
@@ -202,15 +203,42 @@ func (o *runOptions) engineOptions(cmd *cobra.Command, a *app, args []string) (e
 	if err != nil {
 		return ro, err
 	}
-	for _, v := range o.volumes {
-		m, err := oci.ParseVolume(v, cwd)
+	addMount := func(spec string, parse func(string, string) (*oci.Mount, *engine.VolumeMount, error)) error {
+		m, vm, err := parse(spec, cwd)
 		if err != nil {
+			return err
+		}
+		if vm != nil {
+			ro.Volumes = append(ro.Volumes, *vm)
+			return nil
+		}
+		if m.Type == "bind" {
+			if _, err := os.Stat(m.Source); err != nil {
+				return fmt.Errorf("volume %q: host path: %w", spec, err)
+			}
+		}
+		s.Mounts = append(s.Mounts, *m)
+		return nil
+	}
+	for _, v := range o.volumes {
+		if err := addMount(v, parseVolumeFlag); err != nil {
 			return ro, err
 		}
-		if _, err := os.Stat(m.Source); err != nil {
-			return ro, fmt.Errorf("volume %q: host path: %w", v, err)
+	}
+	for _, m := range o.mounts {
+		if err := addMount(m, parseMountFlag); err != nil {
+			return ro, err
 		}
-		s.Mounts = append(s.Mounts, m)
+	}
+	seen := map[string]bool{}
+	for _, m := range s.Mounts {
+		seen[m.Destination] = true
+	}
+	for _, v := range ro.Volumes {
+		if seen[v.Destination] {
+			return ro, fmt.Errorf("%s: %w", v.Destination, oci.ErrDuplicateMountDestination)
+		}
+		seen[v.Destination] = true
 	}
 	for _, t := range o.tmpfs {
 		m, err := oci.ParseTmpfs(t)

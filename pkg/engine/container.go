@@ -13,6 +13,7 @@ import (
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
+	"github.com/ctr-project/ctr/pkg/volume"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,6 +56,7 @@ type Config struct {
 	Init        bool              `json:"init"`
 	Network     string            `json:"network"`
 	Mounts      []oci.Mount       `json:"mounts,omitempty"`
+	Volumes     []ContainerVolume `json:"volumes,omitempty"`
 	Restart     RestartPolicy     `json:"restart"`
 	Health      *HealthConfig     `json:"health,omitempty"`
 	StopSignal  string            `json:"stopSignal"`
@@ -237,6 +239,8 @@ func (e *Engine) Container(nameOrID string) (*Container, error) {
 type RemoveOptions struct {
 	// Force kills a running container first.
 	Force bool
+	// Volumes also removes the container's anonymous volumes.
+	Volumes bool
 }
 
 // Remove deletes a container. A running one needs Force: its process is
@@ -262,6 +266,19 @@ func (e *Engine) Remove(nameOrID string, o RemoveOptions) (string, error) {
 	}
 	if err := e.store.DeleteContainer(c.ID); err != nil {
 		return "", err
+	}
+	if o.Volumes {
+		var errs []error
+		for _, v := range c.Volumes {
+			if v.Anonymous {
+				if err := e.volumes.Remove(v.Name, false); err != nil && !errors.Is(err, volume.ErrNotFound) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return c.ID, err
+		}
 	}
 	return c.ID, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ctr-project/ctr/pkg/oci"
@@ -56,6 +57,8 @@ type RunOptions struct {
 	Annotations map[string]string
 	// LogMaxSize rotates the container log at this size (0: never).
 	LogMaxSize int64
+	// Volumes are named and anonymous volumes to mount.
+	Volumes []VolumeMount
 
 	Stdin          *os.File
 	Stdout, Stderr *os.File
@@ -145,6 +148,18 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 	if unix.Uname(&uts) == nil {
 		so.KernelRelease = unix.ByteSliceToString(uts.Release[:])
 	}
+	volMounts, volRecord, err := e.prepareVolumes(rootfs, o.Volumes, imgConfig.Config.Volumes, so.Mounts)
+	if err != nil {
+		e.removeAnonymous(volRecord)
+		return nil, nil, "", err
+	}
+	defer func() {
+		if retErr != nil {
+			e.removeAnonymous(volRecord)
+		}
+	}()
+	userMounts := so.Mounts
+	so.Mounts = append(slices.Clone(so.Mounts), volMounts...)
 	runDir, err := e.store.ContainerRunDir(id)
 	if err != nil {
 		return nil, nil, "", err
@@ -184,7 +199,7 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 		Terminal: so.Terminal, Interactive: o.Interactive, Init: o.Init,
 		Restart: o.Restart, Health: o.Health, StopSignal: stopSignal, StopTimeout: stopTimeout,
 		Labels: labels, Annotations: o.Annotations, LogMaxSize: o.LogMaxSize,
-		Network: so.Network, Mounts: so.Mounts, User: spec.Process.User.UID, Env: spec.Process.Env,
+		Network: so.Network, Mounts: userMounts, Volumes: volRecord, User: spec.Process.User.UID, Env: spec.Process.Env,
 		WorkingDir: spec.Process.Cwd, Entrypoint: imageOrNil(so.Entrypoint, imgConfig.Config.Entrypoint),
 	}
 	if err := e.saveConfig(cfg); err != nil {
@@ -271,4 +286,14 @@ func imageOrNil(override *string, image []string) []string {
 		return []string{*override}
 	}
 	return image
+}
+
+// removeAnonymous deletes anonymous volumes made for a container that
+// could not be created.
+func (e *Engine) removeAnonymous(vols []ContainerVolume) {
+	for _, v := range vols {
+		if v.Anonymous {
+			_ = e.volumes.Remove(v.Name, false)
+		}
+	}
 }

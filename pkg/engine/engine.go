@@ -5,14 +5,18 @@
 package engine
 
 import (
+	"path/filepath"
+
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
+	"github.com/ctr-project/ctr/pkg/volume"
 )
 
 // Engine acts on one store from inside ctr's user namespace.
 type Engine struct {
-	store *storage.Store
-	mode  rootless.Mode
+	store   *storage.Store
+	volumes *volume.Store
+	mode    rootless.Mode
 	// mappedUIDs/GIDs is how many IDs the namespace maps.
 	mappedUIDs, mappedGIDs uint32
 }
@@ -20,7 +24,11 @@ type Engine struct {
 // New returns an engine on an open store. mode is the user-namespace mode
 // the process runs in; it decides how many container IDs exist.
 func New(store *storage.Store, mode rootless.Mode) (*Engine, error) {
-	e := &Engine{store: store, mode: mode}
+	vols, err := volume.NewStore(filepath.Join(filepath.Dir(store.GraphRoot()), "volumes"))
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{store: store, volumes: vols, mode: mode}
 	uids, gids, err := rootless.CurrentMappings()
 	if err != nil {
 		return nil, err
