@@ -19,7 +19,7 @@ func containerCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newCreateCommand(a), newStartCommand(a), newStopCommand(a), newKillCommand(a),
 		newRestartCommand(a), newWaitCommand(a), newLogsCommand(a), newAttachCommand(a),
-		newRenameCommand(a), newTopCommand(a),
+		newRenameCommand(a), newTopCommand(a), newCpCommand(a),
 	}
 }
 

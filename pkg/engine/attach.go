@@ -78,6 +78,8 @@ type attachServer struct {
 	// connected is closed when the first client connects.
 	connected chan struct{}
 	once      sync.Once
+	// other serves connections whose first frame is not frameAttach.
+	other func(conn net.Conn, typ byte, payload []byte)
 }
 
 func listenAttach(dir string) (*attachServer, error) {
@@ -100,21 +102,39 @@ func (s *attachServer) serve() {
 		if err != nil {
 			return
 		}
-		out := make(chan []byte, 256)
-		s.mu.Lock()
-		s.clients[conn] = out
-		s.mu.Unlock()
-		s.once.Do(func() { close(s.connected) })
-		go func() {
-			for frame := range out {
-				if _, err := conn.Write(frame); err != nil {
-					break
-				}
-			}
-			conn.Close()
-		}()
-		go s.readClient(conn)
+		go s.handshake(conn)
 	}
+}
+
+// handshake reads a connection's first frame: an attach client joins the
+// broadcast, anything else (a copy) goes to s.other.
+func (s *attachServer) handshake(conn net.Conn) {
+	typ, payload, err := readFrame(conn)
+	if err != nil {
+		conn.Close()
+		return
+	}
+	if typ != frameAttach {
+		if s.other != nil {
+			s.other(conn, typ, payload)
+		}
+		conn.Close()
+		return
+	}
+	out := make(chan []byte, 256)
+	s.mu.Lock()
+	s.clients[conn] = out
+	s.mu.Unlock()
+	s.once.Do(func() { close(s.connected) })
+	go func() {
+		for frame := range out {
+			if _, err := conn.Write(frame); err != nil {
+				break
+			}
+		}
+		conn.Close()
+	}()
+	s.readClient(conn)
 }
 
 func (s *attachServer) readClient(conn net.Conn) {

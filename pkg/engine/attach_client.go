@@ -49,6 +49,19 @@ func (e *Engine) dialAttach(id string) (net.Conn, error) {
 	return conn, nil
 }
 
+// attachStreams connects as an attach client.
+func (e *Engine) attachStreams(id string) (net.Conn, error) {
+	conn, err := e.dialAttach(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFrame(conn, frameAttach, nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
 // Attach connects the caller's streams to a running container and returns
 // its exit status when it exits. Signals the caller receives are forwarded
 // to the container (podman's sig-proxy).
@@ -60,7 +73,7 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions) (
 	if !c.Running() {
 		return -1, fmt.Errorf("%w: %s", ErrNotRunning, c.Name)
 	}
-	conn, err := e.dialAttach(c.ID)
+	conn, err := e.attachStreams(c.ID)
 	if err != nil {
 		return -1, err
 	}

@@ -77,7 +77,7 @@ func (e *Engine) Start(nameOrID string, o StartOptions) (*Container, net.Conn, e
 		if !o.Attach {
 			return c, nil, nil // podman: starting a running container is a no-op
 		}
-		conn, err := e.dialAttach(c.ID)
+		conn, err := e.attachStreams(c.ID)
 		return c, conn, err
 	}
 	runDir, err := e.store.ContainerRunDir(c.ID)
@@ -130,7 +130,7 @@ func (e *Engine) Start(nameOrID string, o StartOptions) (*Container, net.Conn, e
 		return nil, nil, failed()
 	}
 	if reply.Listening {
-		if conn, err = e.dialAttach(c.ID); err != nil {
+		if conn, err = e.attachStreams(c.ID); err != nil {
 			return nil, nil, err
 		}
 		reply = monitorReply{}
@@ -262,6 +262,12 @@ func newMonitor(cfg monitorConfig) (*monitor, error) {
 	}
 	if m.attach, err = listenAttach(m.runDir); err != nil {
 		return nil, err
+	}
+	m.attach.other = func(conn net.Conn, typ byte, payload []byte) {
+		switch typ {
+		case frameCopyIn, frameCopyOut:
+			m.serveCopy(conn, typ, payload)
+		}
 	}
 	go m.attach.serve()
 	return m, nil

@@ -1,0 +1,326 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"go.podman.io/storage/pkg/archive"
+	"go.podman.io/storage/pkg/chrootarchive"
+	"go.podman.io/storage/pkg/idtools"
+)
+
+// `ctr cp` follows docker's rules (copying a directory into an existing
+// directory nests it, "SRC/." copies the contents, a file onto a file
+// replaces it). Everything that touches the container's filesystem is
+// chrooted into its root by go.podman.io/storage's chrootarchive, so a
+// symlink in the container, even one swapped in while the copy runs, can
+// never reach a host path (CVE-2018-15664, CVE-2019-10152). A running
+// container's root is mounted only in its monitor's mount namespace, so the
+// monitor does the container side of the copy; for a stopped container this
+// process mounts the root itself.
+
+// CopyOptions configure a copy.
+type CopyOptions struct {
+	// Archive keeps owners (container IDs) on both sides; without it files
+	// copied in belong to the container's root and files copied out to
+	// the user.
+	Archive bool
+}
+
+// copyRequest is the first frame of a copy on the monitor's socket.
+type copyRequest struct {
+	Path    string           `json:"path"`
+	Source  archive.CopyInfo `json:"source"` // copy in: what the content is
+	Archive bool             `json:"archive"`
+}
+
+// CopyFromContainer copies PATH in the container to dst on the host.
+func (e *Engine) CopyFromContainer(nameOrID, path, dst string, o CopyOptions) error {
+	c, err := e.Container(nameOrID)
+	if err != nil {
+		return err
+	}
+	var info archive.CopyInfo
+	var content io.ReadCloser
+	if c.Running() {
+		info, content, err = e.remoteCopyOut(c, path)
+	} else {
+		var rootfs string
+		if rootfs, err = e.store.MountContainer(c.ID); err != nil {
+			return err
+		}
+		defer e.store.UnmountContainer(c.ID)
+		info, content, err = tarFromRoot(rootfs, path)
+	}
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	dstInfo, err := archive.CopyInfoDestinationPath(dst)
+	if err != nil {
+		return err
+	}
+	dstDir, prepared, err := archive.PrepareArchiveCopy(content, info, dstInfo)
+	if err != nil {
+		return err
+	}
+	defer prepared.Close()
+	return archive.Untar(prepared, dstDir, &archive.TarOptions{NoLchown: !o.Archive, NoOverwriteDirNonDir: true})
+}
+
+// CopyToContainer copies src on the host to PATH in the container.
+func (e *Engine) CopyToContainer(nameOrID, src, path string, o CopyOptions) error {
+	c, err := e.Container(nameOrID)
+	if err != nil {
+		return err
+	}
+	info, err := archive.CopyInfoSourcePath(src, false)
+	if err != nil {
+		return err
+	}
+	content, err := archive.TarResource(info)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	if c.Running() {
+		return e.remoteCopyIn(c, path, info, content, o)
+	}
+	rootfs, err := e.store.MountContainer(c.ID)
+	if err != nil {
+		return err
+	}
+	defer e.store.UnmountContainer(c.ID)
+	return untarIntoRoot(rootfs, path, info, content, o.Archive)
+}
+
+// tarFromRoot archives path of the container mounted at rootfs. A
+// symlink as the last component is followed (docker cp -L).
+func tarFromRoot(rootfs, path string) (archive.CopyInfo, io.ReadCloser, error) {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	contents := strings.HasSuffix(path, "/.")
+	resolved, err := securejoin.SecureJoin(rootfs, path)
+	if err != nil {
+		return archive.CopyInfo{}, nil, err
+	}
+	fi, err := os.Stat(resolved)
+	if err != nil {
+		return archive.CopyInfo{}, nil, fmt.Errorf("%s in the container: %w", path, errors.Unwrap(err))
+	}
+	rel, err := filepath.Rel(rootfs, resolved)
+	if err != nil {
+		return archive.CopyInfo{}, nil, err
+	}
+	inRoot := filepath.Join("/", rel)
+	dir, base := filepath.Split(inRoot)
+	if contents || inRoot == "/" {
+		dir, base = inRoot, "."
+	}
+	opts := &archive.TarOptions{IncludeFiles: []string{base}}
+	// Entries are named as the user named the source, which is what the
+	// destination side renames from.
+	if want := filepath.Base(path); base != "." && want != base {
+		opts.RebaseNames = map[string]string{base: want}
+	}
+	rc, err := chrootarchive.Tar(dir, opts, rootfs)
+	if err != nil {
+		return archive.CopyInfo{}, nil, err
+	}
+	return archive.CopyInfo{Path: path, Exists: true, IsDir: fi.IsDir()}, rc, nil
+}
+
+// untarIntoRoot extracts content (described by info) to path in the
+// container mounted at rootfs.
+func untarIntoRoot(rootfs, path string, info archive.CopyInfo, content io.Reader, keepOwners bool) error {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	resolved, err := securejoin.SecureJoin(rootfs, path)
+	if err != nil {
+		return err
+	}
+	dstInfo := archive.CopyInfo{Path: resolved}
+	if fi, err := os.Stat(resolved); err == nil {
+		dstInfo.Exists, dstInfo.IsDir = true, fi.IsDir()
+	} else if _, perr := os.Stat(filepath.Dir(resolved)); perr != nil {
+		return fmt.Errorf("%s in the container: %w", filepath.Dir(path), errors.Unwrap(perr))
+	}
+	if strings.HasSuffix(path, "/") && !dstInfo.Exists {
+		dstInfo.Path += "/"
+	}
+	dstDir, prepared, err := archive.PrepareArchiveCopy(content, info, dstInfo)
+	if err != nil {
+		return err
+	}
+	defer prepared.Close()
+	opts := &archive.TarOptions{NoOverwriteDirNonDir: true}
+	if !keepOwners {
+		opts.ChownOpts = &idtools.IDPair{UID: 0, GID: 0}
+	}
+	return chrootarchive.UntarWithRoot(prepared, dstDir, opts, rootfs)
+}
+
+// Copy frames on the monitor socket.
+const (
+	frameCopyOut  = 6 // client -> monitor: copyRequest; monitor replies frameCopyInfo, data, exit
+	frameCopyIn   = 7 // client -> monitor: copyRequest, then data frames and frameEOF
+	frameAttach   = 8 // client -> monitor: attach to the container's streams
+	frameError    = 9 // monitor -> client: the operation failed
+	frameCopyInfo = 10
+)
+
+func (e *Engine) remoteCopyOut(c *Container, path string) (archive.CopyInfo, io.ReadCloser, error) {
+	conn, err := e.dialAttach(c.ID)
+	if err != nil {
+		return archive.CopyInfo{}, nil, err
+	}
+	req, _ := json.Marshal(copyRequest{Path: path})
+	if err := writeFrame(conn, frameCopyOut, req); err != nil {
+		conn.Close()
+		return archive.CopyInfo{}, nil, err
+	}
+	typ, payload, err := readFrame(conn)
+	if err != nil {
+		conn.Close()
+		return archive.CopyInfo{}, nil, err
+	}
+	if typ == frameError {
+		conn.Close()
+		return archive.CopyInfo{}, nil, errors.New(string(payload))
+	}
+	var info archive.CopyInfo
+	if err := json.Unmarshal(payload, &info); err != nil {
+		conn.Close()
+		return info, nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		defer conn.Close()
+		for {
+			typ, payload, err := readFrame(conn)
+			switch {
+			case err != nil:
+				pw.CloseWithError(err)
+				return
+			case typ == frameStdout:
+				if _, err := pw.Write(payload); err != nil {
+					return
+				}
+			case typ == frameError:
+				pw.CloseWithError(errors.New(string(payload)))
+				return
+			default:
+				pw.Close()
+				return
+			}
+		}
+	}()
+	return info, pr, nil
+}
+
+func (e *Engine) remoteCopyIn(c *Container, path string, info archive.CopyInfo, content io.Reader, o CopyOptions) error {
+	conn, err := e.dialAttach(c.ID)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	req, _ := json.Marshal(copyRequest{Path: path, Source: info, Archive: o.Archive})
+	if err := writeFrame(conn, frameCopyIn, req); err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := content.Read(buf)
+		if n > 0 {
+			if err := writeFrame(conn, frameStdin, buf[:n]); err != nil {
+				return err
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if err := writeFrame(conn, frameEOF, nil); err != nil {
+		return err
+	}
+	typ, payload, err := readFrame(conn)
+	if err != nil {
+		return err
+	}
+	if typ == frameError {
+		return errors.New(string(payload))
+	}
+	return nil
+}
+
+// serveCopy runs a copy request on the monitor side.
+func (m *monitor) serveCopy(conn io.ReadWriter, typ byte, payload []byte) {
+	var req copyRequest
+	if err := json.Unmarshal(payload, &req); err != nil {
+		_ = writeFrame(conn, frameError, []byte(err.Error()))
+		return
+	}
+	if typ == frameCopyOut {
+		info, rc, err := tarFromRoot(m.rootfs, req.Path)
+		if err != nil {
+			_ = writeFrame(conn, frameError, []byte(err.Error()))
+			return
+		}
+		defer rc.Close()
+		b, _ := json.Marshal(info)
+		if err := writeFrame(conn, frameCopyInfo, b); err != nil {
+			return
+		}
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := rc.Read(buf)
+			if n > 0 {
+				if werr := writeFrame(conn, frameStdout, buf[:n]); werr != nil {
+					return
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				_ = writeFrame(conn, frameExit, make([]byte, 4))
+				return
+			}
+			if err != nil {
+				_ = writeFrame(conn, frameError, []byte(err.Error()))
+				return
+			}
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for {
+			t, data, err := readFrame(conn)
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if t == frameEOF {
+				pw.Close()
+				return
+			}
+			if _, err := pw.Write(data); err != nil {
+				return
+			}
+		}
+	}()
+	if err := untarIntoRoot(m.rootfs, req.Path, req.Source, pr, req.Archive); err != nil {
+		pr.CloseWithError(err)
+		_ = writeFrame(conn, frameError, []byte(err.Error()))
+		return
+	}
+	_ = writeFrame(conn, frameExit, make([]byte, 4))
+}
