@@ -22,8 +22,14 @@ func Init() {
 	// Credentials, capabilities and the seccomp filter are per thread in
 	// Linux; everything from here to execve happens on this one thread.
 	runtime.LockOSThread()
-	err := initContainer()
-	// Only failures get here: a successful exec never returns.
+	// Only failures return: a successful exec never does.
+	exitWithFailure(initContainer())
+}
+
+// exitWithFailure reports err on the status socket and exits with the
+// conventional status: 127 command not found, 126 not executable, 125
+// anything else (the parent turns the message back into the error).
+func exitWithFailure(err error) {
 	msg := statusMessage{Kind: "setup", Msg: err.Error()}
 	code := 125
 	var execErr *ExecError
@@ -98,7 +104,7 @@ func initContainer() error {
 	if cfg.Init {
 		return reap(spec, filter)
 	}
-	path, err := finalize(spec, filter)
+	path, err := finalize(spec.Process, filter)
 	if err != nil {
 		return err
 	}
@@ -109,8 +115,10 @@ func initContainer() error {
 // finalize switches this thread to the container's user and capabilities,
 // closes inherited fds on exec, enters the working directory, sets
 // no_new_privs and loads the seccomp filter. It returns the resolved
-// command path. Nothing that needs privilege may follow it.
-func finalize(spec *specs.Spec, filter *seccomp.Filter) (string, error) {
+// command path. Nothing that needs privilege may follow it. Init and
+// ExecInit share it, so a process exec'd into a container is confined
+// exactly as the container's own.
+func finalize(proc *specs.Process, filter *seccomp.Filter) (string, error) {
 	// Every fd we inherited or opened (config, status socket, the root
 	// handle, ...) must not reach the container process (CVE-2024-21626).
 	if err := closeExecFrom(3); err != nil {
@@ -120,27 +128,27 @@ func finalize(spec *specs.Spec, filter *seccomp.Filter) (string, error) {
 	// the container usually does not keep: then it is loaded before the
 	// capabilities drop (the profile allows what remains: capset, setuid,
 	// chdir, execve). With no_new_privs it is loaded as late as possible.
-	if filter != nil && !spec.Process.NoNewPrivileges {
+	if filter != nil && !proc.NoNewPrivileges {
 		if err := seccomp.Load(filter); err != nil {
 			return "", err
 		}
 	}
-	if err := applyUserAndCaps(spec.Process); err != nil {
+	if err := applyUserAndCaps(proc); err != nil {
 		return "", err
 	}
-	if err := enterWorkdir(spec.Process.Cwd); err != nil {
+	if err := enterWorkdir(proc.Cwd); err != nil {
 		return "", err
 	}
-	path, err := lookPath(spec.Process.Args[0], spec.Process.Env)
+	path, err := lookPath(proc.Args[0], proc.Env)
 	if err != nil {
 		return "", err
 	}
-	if spec.Process.NoNewPrivileges {
+	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return "", fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	if filter != nil && spec.Process.NoNewPrivileges {
+	if filter != nil && proc.NoNewPrivileges {
 		if err := seccomp.Load(filter); err != nil {
 			return "", err
 		}

@@ -17,7 +17,7 @@ import (
 // capabilities and seccomp filter itself first, on the locked thread the
 // child is forked from, so the child inherits exactly those.
 func reap(spec *specs.Spec, filter *seccomp.Filter) error {
-	path, err := finalize(spec, filter)
+	path, err := finalize(spec.Process, filter)
 	if err != nil {
 		return err
 	}

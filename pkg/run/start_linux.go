@@ -47,10 +47,19 @@ type initConfig struct {
 	Init   bool        `json:"init"`
 }
 
-// Process is a started container.
+// Process is a started container (Start) or a process exec'd into a
+// running one (Exec).
 type Process struct {
+	// cmd is the container's init, started by os/exec (Start).
 	cmd *exec.Cmd
-	// Pid is the container's init in this process's PID namespace.
+	// proc is the process to wait for and signal: cmd.Process, or for
+	// Exec the joined process, a child of ours that os/exec did not start
+	// (handled through a pidfd, so its pid cannot be recycled under us).
+	proc *os.Process
+	// seal says how the joining binary was sealed against CVE-2019-5736
+	// (Exec: "overlay", or "memfd (overlay: why)"): for tests and debugging.
+	seal string
+	// Pid is the process in this process's PID namespace.
 	Pid int
 	// Console is the pty master when the spec asks for a terminal; the
 	// caller copies it to and from the user's terminal.
@@ -111,7 +120,7 @@ func Start(o Options) (_ *Process, retErr error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	p := &Process{cmd: cmd, Pid: cmd.Process.Pid}
+	p := &Process{cmd: cmd, proc: cmd.Process, Pid: cmd.Process.Pid}
 	defer func() {
 		if retErr != nil {
 			_ = cmd.Process.Kill()
@@ -129,28 +138,51 @@ func Start(o Options) (_ *Process, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("send config to container init: %w", err)
 	}
+	if err := awaitExec(statusParent, p, "container init"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// awaitExec reads the status socket until the process has executed its
+// command, which closes the socket (close-on-exec), and returns the failure
+// it reported instead, if any. A console it sends becomes p.Console.
+func awaitExec(sock *os.File, p *Process, who string) error {
 	for {
-		msg, fd, err := readStatus(statusParent)
+		msg, fd, err := readStatus(sock)
 		if errors.Is(err, io.EOF) {
-			return p, nil // exec succeeded: the socket closed on exec
+			return nil // exec succeeded: the socket closed on exec
 		}
 		if err != nil {
-			return nil, fmt.Errorf("container init: %w", err)
+			return fmt.Errorf("%s: %w", who, err)
 		}
 		if msg.Kind == "console" {
 			if fd < 0 {
-				return nil, errors.New("container init sent no console fd")
+				return fmt.Errorf("%s sent no console fd", who)
+			}
+			if p.Console != nil {
+				p.Console.Close()
 			}
 			p.Console = os.NewFile(uintptr(fd), "console")
 			continue
 		}
-		return nil, msg.err()
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return msg.err()
 	}
 }
 
-// Wait waits for the container's init to exit and returns its status:
-// the exit code, or 128+N when signal N killed it.
+// Wait waits for the process to exit and returns its status: the exit
+// code, or 128+N when signal N killed it.
 func (p *Process) Wait() (int, error) {
+	if p.cmd == nil {
+		st, err := p.proc.Wait()
+		if err != nil {
+			return -1, err
+		}
+		return exitCode(st.Sys().(syscall.WaitStatus)), nil
+	}
 	err := p.cmd.Wait()
 	if err == nil {
 		return 0, nil
@@ -159,15 +191,22 @@ func (p *Process) Wait() (int, error) {
 	if !errors.As(err, &exitErr) {
 		return -1, err
 	}
-	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
+	if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok {
+		return exitCode(ws), nil
 	}
 	return exitErr.ExitCode(), nil
 }
 
-// Signal sends sig to the container's init.
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) error {
-	return p.cmd.Process.Signal(sig)
+	return p.proc.Signal(sig)
 }
 
 func cloneFlags(s *specs.Spec) uintptr {
