@@ -19,7 +19,7 @@ func containerCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newCreateCommand(a), newStartCommand(a), newStopCommand(a), newKillCommand(a),
 		newRestartCommand(a), newWaitCommand(a), newLogsCommand(a), newAttachCommand(a),
-		newRenameCommand(a), newTopCommand(a), newCpCommand(a),
+		newRenameCommand(a), newTopCommand(a), newCpCommand(a), newPortCommand(a),
 	}
 }
 
@@ -352,6 +352,47 @@ func newTopCommand(a *app) *cobra.Command {
 					return err
 				}
 				return writeRows(a.stdout, rows)
+			})
+		},
+	}
+	return needsUserNS(cmd, userNSRequired)
+}
+
+func newPortCommand(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List a container's published ports",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withEngine(func(e *engine.Engine) error {
+				ports, err := e.Port(args[0])
+				if err != nil {
+					return err
+				}
+				found := false
+				for _, p := range ports {
+					if len(args) == 2 {
+						want := args[1]
+						if !strings.Contains(want, "/") {
+							want += "/tcp"
+						}
+						if fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol) != want {
+							continue
+						}
+						ip := p.HostIP
+						if ip == "" {
+							ip = "0.0.0.0"
+						}
+						fmt.Fprintf(a.stdout, "%s:%d\n", ip, p.HostPort)
+						found = true
+						continue
+					}
+					fmt.Fprintln(a.stdout, p.String())
+				}
+				if len(args) == 2 && !found {
+					return fmt.Errorf("no public port %s published for %s", args[1], args[0])
+				}
+				return nil
 			})
 		},
 	}

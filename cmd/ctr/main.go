@@ -13,6 +13,7 @@ import (
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
+	_ "github.com/ctr-project/ctr/pkg/run/nsenter" // joins containers for run.Exec, before the Go runtime starts
 	"go.podman.io/storage/pkg/reexec"
 )
 
@@ -21,6 +22,7 @@ func main() {
 	// untar and mount helpers) is dispatched here by argv[0].
 	reexec.Register(rootless.ChildName, userNSChildMain)
 	reexec.Register(run.InitName, run.Init)
+	reexec.Register(run.ExecName, run.ExecInit)
 	reexec.Register(engine.MonitorName, engine.MonitorMain)
 	if reexec.Init() {
 		return

@@ -122,7 +122,7 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 			ID: truncID(c.ID, o.noTrunc), Image: c.Image, Command: cmdline, Created: c.Created,
 			CreatedAt:  c.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 			RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
-			Status:     statusText(c), State: stateText(c), Names: c.Name, ExitCode: c.State.ExitCode,
+			Status:     statusText(c), State: stateText(c), Names: c.Name, ExitCode: c.State.ExitCode, Ports: c.PortsString(),
 		})
 		if o.size {
 			if rw, err := e.Store().ContainerSize(c.ID); err == nil {

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/ctr-project/ctr/pkg/engine"
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/run"
 	"github.com/ctr-project/ctr/pkg/storage"
@@ -26,6 +28,8 @@ type runOptions struct {
 	healthCmd                                               string
 	healthInterval, healthTimeout, healthStartPeriod        string
 	healthRetries                                           int
+	publish, dns, dnsSearch, dnsOptions, addHosts           []string
+	publishAll, noHosts                                     bool
 }
 
 func newRunCommand(a *app) *cobra.Command {
@@ -72,6 +76,11 @@ func newRunCommand(a *app) *cobra.Command {
 				}
 				if o.detach {
 					if _, _, err := e.Start(c.ID, engine.StartOptions{}); err != nil {
+						var execErr *run.ExecError
+						if !errors.As(err, &execErr) {
+							// It never ran: leave nothing half-created.
+							_, _ = e.Remove(c.ID, engine.RemoveOptions{Force: true, Volumes: true})
+						}
 						return runError(err)
 					}
 					fmt.Fprintln(a.stdout, c.ID)
@@ -130,7 +139,14 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVarP(&o.user, "user", "u", "", "user[:group] to run as (name or number)")
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (a program, or a JSON array)")
 	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container ID)")
-	f.StringVar(&o.network, "network", oci.NetworkNone, "network mode: none or host")
+	f.StringVar(&o.network, "network", netns.DefaultMode, "network: slirp4netns[:OPTIONS], pasta[:ARGS], none, host or container:NAME")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp] (ranges allowed)")
+	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image exposes on a random host port")
+	f.StringArrayVar(&o.dns, "dns", nil, "use this DNS server")
+	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "use this DNS search domain (. for none)")
+	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "set a resolv.conf option")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "add NAME:IP to /etc/hosts")
+	f.BoolVar(&o.noHosts, "no-hosts", false, "do not create /etc/hosts (keep the image's)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST-PATH:CONTAINER-PATH[:ro|rw], or a volume NAME:CONTAINER-PATH, or an anonymous volume CONTAINER-PATH")
 	f.StringArrayVar(&o.mounts, "mount", nil, "mount type=bind|volume|tmpfs,source=...,target=...[,readonly]")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs at PATH[:options]")
@@ -174,10 +190,32 @@ func (o *runOptions) engineOptions(cmd *cobra.Command, a *app, args []string) (e
 	default:
 		return ro, usage(fmt.Errorf("invalid --pull %q: want missing, always or never", o.pull))
 	}
-	switch o.network {
-	case oci.NetworkNone, oci.NetworkHost:
-	default:
-		return ro, usage(fmt.Errorf("invalid --network %q: want none or host (user-mode networking is not available yet)", o.network))
+	nc, err := netns.ParseNetwork(o.network)
+	if err != nil {
+		return ro, usage(err)
+	}
+	if nc.Mode == netns.ModeContainer {
+		return ro, usage(fmt.Errorf("--network container:NAME is not supported yet: run the processes in one container, or publish ports to reach it"))
+	}
+	ro.Network = engine.NetworkOptions{Config: nc, AddHosts: o.addHosts, NoHosts: o.noHosts,
+		DNS: netns.DNSOptions{Servers: o.dns, Search: o.dnsSearch, Options: o.dnsOptions}}
+	for _, d := range o.dns {
+		if net.ParseIP(d) == nil {
+			return ro, usage(fmt.Errorf("invalid --dns %q: not an IP address", d))
+		}
+	}
+	for _, p := range o.publish {
+		ms, err := netns.ParsePort(p)
+		if err != nil {
+			return ro, usage(err)
+		}
+		ro.Network.Ports = append(ro.Network.Ports, ms...)
+	}
+	ro.PublishAll = o.publishAll
+	for _, h := range o.addHosts {
+		if err := netns.ParseAddHost(h); err != nil {
+			return ro, usage(err)
+		}
 	}
 	if o.name != "" {
 		if err := storage.ValidateContainerName(o.name); err != nil {
@@ -186,7 +224,7 @@ func (o *runOptions) engineOptions(cmd *cobra.Command, a *app, args []string) (e
 	}
 	s := oci.Options{
 		Args: args[1:], WorkingDir: o.workdir, User: o.user, Hostname: o.hostname, Terminal: o.tty,
-		Network: o.network, ReadOnly: o.readOnly, CapAdd: o.capAdd, CapDrop: o.capDrop, HostEnv: os.LookupEnv,
+		ReadOnly: o.readOnly, CapAdd: o.capAdd, CapDrop: o.capDrop, HostEnv: os.LookupEnv,
 	}
 	if cmd.Flags().Changed("entrypoint") {
 		s.Entrypoint = &o.entrypoint
@@ -381,7 +419,10 @@ func readEnvFile(path string) ([]string, error) {
 
 // runError gives run's errors their exit codes.
 func runError(err error) error {
+	var startErr *engine.StartError
 	switch {
+	case errors.As(err, &startErr) && startErr.Code != 0:
+		return &withExitCode{code: startErr.Code, err: err}
 	case errors.Is(err, run.ErrCommandNotFound):
 		return &withExitCode{code: exitNotFound, err: err}
 	case errors.Is(err, run.ErrCannotExecute):

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
@@ -39,31 +40,33 @@ var ErrContainerRunning = errors.New("container is running")
 
 // Config is what a container was created with; it does not change.
 type Config struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	Image       string            `json:"image"` // as the user named it
-	ImageID     string            `json:"imageId"`
-	Command     []string          `json:"command"`
-	Entrypoint  []string          `json:"entrypoint,omitempty"`
-	Env         []string          `json:"env,omitempty"`
-	WorkingDir  string            `json:"workingDir,omitempty"`
-	User        uint32            `json:"user"`
-	Created     time.Time         `json:"created"`
-	Remove      bool              `json:"remove"` // --rm
-	Hostname    string            `json:"hostname"`
-	Terminal    bool              `json:"terminal"`
-	Interactive bool              `json:"interactive"`
-	Init        bool              `json:"init"`
-	Network     string            `json:"network"`
-	Mounts      []oci.Mount       `json:"mounts,omitempty"`
-	Volumes     []ContainerVolume `json:"volumes,omitempty"`
-	Restart     RestartPolicy     `json:"restart"`
-	Health      *HealthConfig     `json:"health,omitempty"`
-	StopSignal  string            `json:"stopSignal"`
-	StopTimeout int               `json:"stopTimeout"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	LogMaxSize  int64             `json:"logMaxSize,omitempty"`
+	ID          string              `json:"id"`
+	Name        string              `json:"name"`
+	Image       string              `json:"image"` // as the user named it
+	ImageID     string              `json:"imageId"`
+	Command     []string            `json:"command"`
+	Entrypoint  []string            `json:"entrypoint,omitempty"`
+	Env         []string            `json:"env,omitempty"`
+	WorkingDir  string              `json:"workingDir,omitempty"`
+	User        uint32              `json:"user"`
+	Created     time.Time           `json:"created"`
+	Remove      bool                `json:"remove"` // --rm
+	Hostname    string              `json:"hostname"`
+	Terminal    bool                `json:"terminal"`
+	Interactive bool                `json:"interactive"`
+	Init        bool                `json:"init"`
+	Network     string              `json:"network"`
+	Net         netns.Config        `json:"net"`
+	Ports       []netns.PortMapping `json:"ports,omitempty"`
+	Mounts      []oci.Mount         `json:"mounts,omitempty"`
+	Volumes     []ContainerVolume   `json:"volumes,omitempty"`
+	Restart     RestartPolicy       `json:"restart"`
+	Health      *HealthConfig       `json:"health,omitempty"`
+	StopSignal  string              `json:"stopSignal"`
+	StopTimeout int                 `json:"stopTimeout"`
+	Labels      map[string]string   `json:"labels,omitempty"`
+	Annotations map[string]string   `json:"annotations,omitempty"`
+	LogMaxSize  int64               `json:"logMaxSize,omitempty"`
 }
 
 // RestartPolicy says when the monitor restarts a container that exited.
@@ -140,8 +143,11 @@ type State struct {
 	FinishedAt   time.Time `json:"finishedAt"`
 	RestartCount int       `json:"restartCount,omitempty"`
 	Health       *Health   `json:"health,omitempty"`
-	// Error is why the container could not start, if it could not.
+	// Error is why the container could not start, if it could not, or
+	// what went wrong while it ran (its network helper died).
 	Error string `json:"error,omitempty"`
+	// Ports are the published ports with the host ports chosen.
+	Ports []netns.PortMapping `json:"ports,omitempty"`
 }
 
 // Container is a container's configuration and current state.

@@ -317,8 +317,12 @@ func (m *monitor) serveCopy(conn io.ReadWriter, typ byte, payload []byte) {
 			}
 		}
 	}()
-	if err := untarIntoRoot(m.rootfs, req.Path, req.Source, pr, req.Archive); err != nil {
-		pr.CloseWithError(err)
+	err := untarIntoRoot(m.rootfs, req.Path, req.Source, pr, req.Archive)
+	// The client may still be sending (tar padding after the end marker,
+	// or the rest after a failure): take all of it before answering, so it
+	// reads the answer instead of a broken pipe.
+	_, _ = io.Copy(io.Discard, pr)
+	if err != nil {
 		_ = writeFrame(conn, frameError, []byte(err.Error()))
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/storage"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -59,6 +60,12 @@ type RunOptions struct {
 	LogMaxSize int64
 	// Volumes are named and anonymous volumes to mount.
 	Volumes []VolumeMount
+	// Network is how the container is networked; its zero value is the
+	// default user-mode network.
+	Network NetworkOptions
+	// PublishAll publishes every port the image exposes on a random host
+	// port (-P).
+	PublishAll bool
 
 	Stdin          *os.File
 	Stdout, Stderr *os.File
@@ -133,6 +140,22 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 
 	so := o.Spec
 	so.Image = imgConfig.Config
+	if o.Network.Config.Mode == "" {
+		if o.Network.Config, err = netns.ParseNetwork(""); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	so.Network = ociNetwork(o.Network.Config)
+	if o.PublishAll {
+		exposed, err := netns.ExposedPorts(imgConfig.Config.ExposedPorts)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		o.Network.Ports = append(o.Network.Ports, exposed...)
+	}
+	if err := checkNetworkOptions(o.Network, o.Restart); err != nil {
+		return nil, nil, "", err
+	}
 	so.MappedUIDs, so.MappedGIDs = e.mappedUIDs, e.mappedGIDs
 	if so.Hostname == "" {
 		so.Hostname = id[:12]
@@ -164,7 +187,7 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if so.EtcFiles, err = writeEtcFiles(runDir, so.Hostname, name, so.Network); err != nil {
+	if so.EtcFiles, err = writeEtcFiles(runDir, so.Hostname, name, o.Network); err != nil {
 		return nil, nil, "", err
 	}
 	spec, err := oci.Generate(so)
@@ -199,7 +222,7 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 		Terminal: so.Terminal, Interactive: o.Interactive, Init: o.Init,
 		Restart: o.Restart, Health: o.Health, StopSignal: stopSignal, StopTimeout: stopTimeout,
 		Labels: labels, Annotations: o.Annotations, LogMaxSize: o.LogMaxSize,
-		Network: so.Network, Mounts: userMounts, Volumes: volRecord, User: spec.Process.User.UID, Env: spec.Process.Env,
+		Network: o.Network.Config.Mode, Net: o.Network.Config, Ports: o.Network.Ports, Mounts: userMounts, Volumes: volRecord, User: spec.Process.User.UID, Env: spec.Process.Env,
 		WorkingDir: spec.Process.Cwd, Entrypoint: imageOrNil(so.Entrypoint, imgConfig.Config.Entrypoint),
 	}
 	if err := e.saveConfig(cfg); err != nil {

@@ -29,6 +29,13 @@ func (e *Engine) Run(ctx context.Context, img *storage.Image, o RunOptions) (int
 		return 0, err
 	}
 	code, err := e.start(c, spec, rootfs, o)
+	var execErr *run.ExecError
+	if err != nil && !errors.As(err, &execErr) {
+		// The process never ran (its network could not be set up, say):
+		// leave nothing half-created behind.
+		o.Remove = true
+		err = &StartError{Code: startFailureCode(err), Err: err}
+	}
 	if o.Remove {
 		if rmErr := e.store.DeleteContainer(c.ID); rmErr != nil && err == nil {
 			err = rmErr
@@ -46,6 +53,9 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 		return 0, err
 	}
 	ro := run.Options{Rootfs: rootfs, Spec: spec, Init: o.Init, Stdout: o.Stdout, Stderr: o.Stderr, Scratch: filepath.Join(runDir, "scratch")}
+	if spec.Process.Terminal {
+		ro.ConsoleSize = terminalSize(o.Stdin, o.Stdout)
+	}
 	if o.Interactive {
 		ro.Stdin = o.Stdin
 	}
@@ -55,6 +65,12 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 	defer signal.Stop(sigs)
 
 	started := time.Now().UTC()
+	var network *netHandle
+	ro.BeforeExec = func(pid int) (err error) {
+		network, err = attachNetwork(c, pid, runDir)
+		return err
+	}
+	defer network.Close()
 	p, err := run.Start(ro)
 	if err != nil {
 		code := 125
@@ -67,6 +83,9 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 		return code, err
 	}
 	st := State{Status: StateRunning, Pid: p.Pid, MonitorPid: os.Getpid(), StartedAt: started}
+	if network != nil {
+		st.Ports = network.ports
+	}
 	st.PidStart, _ = rootless.ProcessStartTime(p.Pid)
 	st.MonitorStart, _ = rootless.ProcessStartTime(os.Getpid())
 	if err := e.saveState(c.ID, &st); err != nil {
@@ -144,6 +163,19 @@ func attachConsole(master *os.File, o RunOptions) *consoleIO {
 		go func() { _, _ = io.Copy(master, o.Stdin) }()
 	}
 	return c
+}
+
+// terminalSize returns the size of the first file that is a terminal.
+func terminalSize(files ...*os.File) *unix.Winsize {
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			return ws
+		}
+	}
+	return nil
 }
 
 // resize copies the user's terminal size to the pty.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -114,6 +115,12 @@ func (e *Engine) Inspect(nameOrID string) (*ContainerInspect, error) {
 			StopTimeout: c.StopTimeout, Tty: c.Terminal, OpenStdin: c.Interactive, Healthcheck: c.Health,
 		},
 		NetworkSettings: InspectNetwork{Ports: map[string][]PortBinding{}},
+	}
+	if c.Running() {
+		for _, p := range c.State.Ports {
+			k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)
+			ci.NetworkSettings.Ports[k] = append(ci.NetworkSettings.Ports[k], PortBinding{HostIP: p.HostIP, HostPort: fmt.Sprint(p.HostPort)})
+		}
 	}
 	if !ci.State.Running && ci.State.Pid != 0 {
 		ci.State.Pid = 0

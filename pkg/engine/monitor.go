@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
 	"github.com/ctr-project/ctr/pkg/storage"
@@ -52,6 +53,7 @@ type monitorReply struct {
 	Listening bool   `json:"listening,omitempty"`
 	Error     string `json:"error,omitempty"`
 	Kind      string `json:"kind,omitempty"` // notfound, cannotexec (exit 127, 126)
+	Code      int    `json:"code,omitempty"` // exit status for other failures
 	Pid       int    `json:"pid,omitempty"`
 }
 
@@ -99,12 +101,19 @@ func (e *Engine) Start(nameOrID string, o StartOptions) (*Container, net.Conn, e
 		return nil, nil, err
 	}
 	defer diag.Close()
+	extra := []*os.File{child}
+	// While this ctr runs, the monitor may reach the host side too (to
+	// start pasta); it gets the host agent as fd 4.
+	if agent := rootless.HostAgentFile(); agent != nil {
+		defer agent.Close()
+		extra = append(extra, agent)
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{MonitorName, c.ID},
 		Stdout:     diag,
 		Stderr:     diag,
-		ExtraFiles: []*os.File{child},
+		ExtraFiles: extra,
 		Dir:        "/",
 		// Its own session: no controlling terminal, so a hangup of the
 		// user's terminal does not reach it.
@@ -149,7 +158,7 @@ func (e *Engine) Start(nameOrID string, o StartOptions) (*Container, net.Conn, e
 		case "cannotexec":
 			return nil, nil, &run.ExecError{Err: run.ErrCannotExecute, Msg: reply.Error}
 		}
-		return nil, nil, errors.New(reply.Error)
+		return nil, nil, &StartError{Code: reply.Code, Err: errors.New(reply.Error)}
 	}
 	c, err = e.Container(c.ID)
 	if err != nil && conn != nil {
@@ -192,6 +201,8 @@ func MonitorMain() {
 			reply.Kind = "notfound"
 		case errors.Is(err, run.ErrCannotExecute):
 			reply.Kind = "cannotexec"
+		default:
+			reply.Code = startFailureCode(err)
 		}
 	} else {
 		reply.Pid = m.proc.Pid
@@ -210,15 +221,16 @@ func MonitorMain() {
 }
 
 type monitor struct {
-	e      *Engine
-	c      *Container
-	spec   *specs.Spec
-	rootfs string
-	runDir string
-	log    *logWriter
-	attach *attachServer
-	proc   *run.Process
-	state  State
+	e       *Engine
+	c       *Container
+	spec    *specs.Spec
+	rootfs  string
+	runDir  string
+	log     *logWriter
+	attach  *attachServer
+	proc    *run.Process
+	state   State
+	network *netHandle
 
 	mu    sync.Mutex // guards state against the healthcheck goroutine
 	stdin io.WriteCloser
@@ -306,8 +318,14 @@ func (m *monitor) start() error {
 		}
 	}
 	started := time.Now().UTC()
+	ro.BeforeExec = func(pid int) (err error) {
+		m.network, err = attachNetwork(&m.c.Config, pid, m.runDir)
+		return err
+	}
 	p, err := run.Start(ro)
 	if err != nil {
+		m.network.Close()
+		m.network = nil
 		if stdoutR != nil {
 			stdoutR.Close()
 			stderrR.Close()
@@ -333,7 +351,7 @@ func (m *monitor) start() error {
 	m.state.PidStart, _ = rootless.ProcessStartTime(p.Pid)
 	m.state.MonitorPid = os.Getpid()
 	m.state.MonitorStart, _ = rootless.ProcessStartTime(os.Getpid())
-	m.state.ExitCode, m.state.Error = 0, ""
+	m.state.ExitCode, m.state.Error, m.state.Ports = 0, "", m.network.published()
 	if m.c.Health != nil {
 		m.state.Health = &Health{Status: "starting"}
 	}
@@ -380,7 +398,11 @@ func (m *monitor) copyOut(stream string, r *os.File, frame byte) {
 func (m *monitor) loop() {
 	stopHealth := m.startHealthchecks()
 	for {
+		exited := make(chan struct{})
+		go m.watchNetwork(m.network, exited)
 		code, err := m.proc.Wait()
+		close(exited)
+		m.network.Close()
 		m.out.Wait() // the last output, then the exit
 		if m.stdin != nil {
 			m.stdin.Close()
@@ -469,4 +491,40 @@ func (m *monitor) finish(startErr error) {
 		_ = m.e.store.UnmountContainer(m.c.ID)
 	}
 	_ = m.e.store.Close()
+}
+
+// watchNetwork records in the state that the network helper died while
+// the container ran (ps and inspect then say so).
+func (m *monitor) watchNetwork(h *netHandle, exited <-chan struct{}) {
+	died := h.helperDied()
+	if died == nil {
+		return
+	}
+	select {
+	case <-exited:
+		return // the container stopped first: the helper follows it
+	case <-died:
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state.Error = "network helper slirp4netns exited: the container has lost its network"
+	st := m.state
+	_ = m.e.saveState(m.c.ID, &st)
+}
+
+// StartError is a failure to start a container, with the exit status ctr
+// reports for it (podman: 126 when a published port cannot be bound).
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+func startFailureCode(err error) int {
+	if errors.Is(err, netns.ErrPortInUse) {
+		return 126
+	}
+	return 125
 }

@@ -2,11 +2,13 @@ package rootless
 
 import (
 	"bytes"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -27,61 +29,127 @@ const envHostAgent = "_CTR_HOST_AGENT_FD"
 // hostAgentFd is the child's end of the agent socket (after the sync pipe).
 const hostAgentFd = 4
 
-// serveHostAgent answers signal requests from the child until the socket
-// closes. Each request is 4 bytes of signal number with a pidfd attached;
-// each reply is 4 bytes of errno (0 for success).
+// agentRequest is one request to the host agent. A "signal" request
+// carries a pidfd as SCM_RIGHTS.
+type agentRequest struct {
+	Op     string   `json:"op"` // "signal" or "run"
+	Signal int      `json:"signal,omitempty"`
+	Args   []string `json:"args,omitempty"` // "run": argv; argv[0] must be an allowed helper
+}
+
+type agentReply struct {
+	Errno  int    `json:"errno,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Output string `json:"output,omitempty"`
+}
+
+// hostHelpers are the programs the host agent runs on request: pasta must
+// be started from the host side (see package netns).
+var hostHelpers = map[string]bool{"pasta": true}
+
+// serveHostAgent answers requests from the child until the socket closes.
 func serveHostAgent(sock *os.File) {
 	defer sock.Close()
-	buf := make([]byte, 4)
+	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err != nil || n == 0 {
 			return
 		}
-		errno := serveSignal(buf[:n], oob[:oobn])
-		reply := make([]byte, 4)
-		binary.LittleEndian.PutUint32(reply, uint32(errno))
-		if _, err := sock.Write(reply); err != nil {
+		var fds []int
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
+			fds, _ = unix.ParseUnixRights(&msgs[0])
+		}
+		reply := serveRequest(buf[:n], fds)
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		b, _ := json.Marshal(reply)
+		if _, err := sock.Write(b); err != nil {
 			return
 		}
 	}
 }
 
-func serveSignal(req, oob []byte) syscall.Errno {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil || len(msgs) != 1 {
-		return unix.EINVAL
+func serveRequest(b []byte, fds []int) agentReply {
+	var req agentRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		return agentReply{Errno: int(unix.EINVAL), Error: err.Error()}
 	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return unix.EINVAL
-	}
-	defer unix.Close(fds[0])
-	if len(req) != 4 {
-		return unix.EINVAL
-	}
-	sig := syscall.Signal(binary.LittleEndian.Uint32(req))
-	if err := unix.PidfdSendSignal(fds[0], sig, nil, 0); err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			return errno
+	switch req.Op {
+	case "signal":
+		if len(fds) != 1 {
+			return agentReply{Errno: int(unix.EINVAL), Error: "signal needs one pidfd"}
 		}
-		return unix.EIO
+		if err := unix.PidfdSendSignal(fds[0], syscall.Signal(req.Signal), nil, 0); err != nil {
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				return agentReply{Errno: int(errno), Error: err.Error()}
+			}
+			return agentReply{Errno: int(unix.EIO), Error: err.Error()}
+		}
+		return agentReply{}
+	case "run":
+		if len(req.Args) == 0 || !hostHelpers[req.Args[0]] {
+			return agentReply{Errno: int(unix.EPERM), Error: "the host agent runs only " + fmt.Sprint(hostHelperNames())}
+		}
+		path, err := exec.LookPath(req.Args[0])
+		if err != nil {
+			return agentReply{Errno: int(unix.ENOENT), Error: err.Error()}
+		}
+		out, err := exec.Command(path, req.Args[1:]...).CombinedOutput()
+		if err != nil {
+			return agentReply{Errno: int(unix.EIO), Error: err.Error(), Output: string(out)}
+		}
+		return agentReply{Output: string(out)}
 	}
-	return 0
+	return agentReply{Errno: int(unix.EINVAL), Error: "unknown request " + req.Op}
 }
 
-// ErrNoHostAgent is returned by SignalFromHost outside a re-executed child.
-var ErrNoHostAgent = errors.New("no host agent: not running inside ctr's user namespace")
+func hostHelperNames() []string {
+	var n []string
+	for k := range hostHelpers {
+		n = append(n, k)
+	}
+	return n
+}
+
+// ErrNoHostAgent is returned outside a re-executed child whose host-side
+// parent still runs.
+var ErrNoHostAgent = errors.New("no host agent: not running inside ctr's user namespace, or the host-side ctr has exited")
+
+func askHost(req agentRequest, fd int) (agentReply, error) {
+	if os.Getenv(envHostAgent) == "" {
+		return agentReply{}, ErrNoHostAgent
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return agentReply{}, err
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	if err := unix.Sendmsg(hostAgentFd, b, oob, nil, 0); err != nil {
+		return agentReply{}, fmt.Errorf("host agent: %w", err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := unix.Read(hostAgentFd, buf)
+	if err != nil || n == 0 {
+		return agentReply{}, fmt.Errorf("host agent: no reply (%v): %w", err, ErrNoHostAgent)
+	}
+	var reply agentReply
+	if err := json.Unmarshal(buf[:n], &reply); err != nil {
+		return agentReply{}, fmt.Errorf("host agent: %w", err)
+	}
+	return reply, nil
+}
 
 // SignalFromHost sends sig to the process pid through the host-side parent.
 // If startTime is not zero, the process must have that start time
 // (/proc/PID/stat field 22), so a recycled PID is never signalled.
 func SignalFromHost(pid int, startTime uint64, sig syscall.Signal) error {
-	if os.Getenv(envHostAgent) == "" {
-		return ErrNoHostAgent
-	}
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return fmt.Errorf("open pid %d: %w", pid, err)
@@ -93,23 +161,56 @@ func SignalFromHost(pid int, startTime uint64, sig syscall.Signal) error {
 			return fmt.Errorf("signal pid %d: %w", pid, unix.ESRCH)
 		}
 	}
-	req := make([]byte, 4)
-	binary.LittleEndian.PutUint32(req, uint32(sig))
-	if err := unix.Sendmsg(hostAgentFd, req, unix.UnixRights(pidfd), nil, 0); err != nil {
-		return fmt.Errorf("host agent: %w", err)
+	reply, err := askHost(agentRequest{Op: "signal", Signal: int(sig)}, pidfd)
+	if err != nil {
+		return err
 	}
-	reply := make([]byte, 4)
-	if n, err := unix.Read(hostAgentFd, reply); err != nil || n != 4 {
-		return fmt.Errorf("host agent: no reply (%v)", err)
-	}
-	if errno := syscall.Errno(binary.LittleEndian.Uint32(reply)); errno != 0 {
-		return fmt.Errorf("signal pid %d: %w", pid, errno)
+	if reply.Errno != 0 {
+		return fmt.Errorf("signal pid %d: %w", pid, syscall.Errno(reply.Errno))
 	}
 	return nil
 }
 
+// RunOnHost runs an allowed helper program (pasta) on the host side,
+// outside every user namespace, and returns its output.
+func RunOnHost(args ...string) (string, error) {
+	reply, err := askHost(agentRequest{Op: "run", Args: args}, -1)
+	if err != nil {
+		return "", err
+	}
+	if reply.Errno != 0 {
+		msg := reply.Error
+		if out := strings.TrimSpace(reply.Output); out != "" {
+			msg += ": " + out
+		}
+		return reply.Output, fmt.Errorf("%s on the host: %s", args[0], msg)
+	}
+	return reply.Output, nil
+}
+
+// HostAgentFile returns a duplicate of the agent socket for a child that
+// should reach the host agent too (a container's monitor, while the ctr
+// that starts it runs); the child must get it as fd 4. It returns nil when
+// there is no agent. The caller closes it.
+func HostAgentFile() *os.File {
+	if os.Getenv(envHostAgent) == "" {
+		return nil
+	}
+	fd, err := unix.FcntlInt(hostAgentFd, unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "host-agent")
+}
+
+// ErrZombie is returned by ProcessStartTime for a process that has exited
+// but was not reaped yet: it is dead for every purpose of ctr's.
+var ErrZombie = errors.New("process has exited (zombie)")
+
 // ProcessStartTime returns a process's start time in clock ticks since
-// boot, which with the PID identifies it across PID reuse.
+// boot, which with the PID identifies it across PID reuse. An exited
+// process that was not reaped yet (whose new parent may be slow to reap
+// it) returns ErrZombie.
 func ProcessStartTime(pid int) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -124,6 +225,9 @@ func ProcessStartTime(pid int) (uint64, error) {
 	fields := bytes.Fields(b[i+1:])
 	if len(fields) < 20 {
 		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	if string(fields[0]) == "Z" || string(fields[0]) == "X" {
+		return 0, ErrZombie
 	}
 	return strconv.ParseUint(string(fields[19]), 10, 64)
 }

@@ -126,7 +126,13 @@ func setUser(u specs.User) error {
 		}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(unsafe.Pointer(&gids[0])), 0); e != 0 {
-		return fmt.Errorf("setgroups %v: %w", gids, e)
+		// A user namespace whose gid map an unprivileged process wrote
+		// (ctr's single-ID mode) must deny setgroups (user_namespaces(7)):
+		// its processes keep the groups they entered with, forever, and
+		// gain none. Nothing to do but go on, as runc does.
+		if e != unix.EPERM || !setgroupsDenied() {
+			return fmt.Errorf("setgroups %v: %w", gids, e)
+		}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
 		return fmt.Errorf("setgid %d: %w", u.GID, e)
@@ -135,4 +141,11 @@ func setUser(u specs.User) error {
 		return fmt.Errorf("setuid %d: %w", u.UID, e)
 	}
 	return nil
+}
+
+// setgroupsDenied reports whether setgroups(2) is disabled in this
+// process's user namespace.
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }

@@ -10,6 +10,11 @@
 // The caller must already run as root in a user namespace (or as real root)
 // and must register Init with its re-exec dispatcher.
 //
+// Exec runs another process in a running container, from the host side: a
+// C constructor (package nsenter, imported for its side effect) joins the
+// container's namespaces before the Go runtime starts, and ExecInit (argv[0]
+// ExecName) confines the process as Init confines the container's command.
+//
 // The package knows nothing of registries, storage or networking helpers:
 // the caller passes a rootfs path and a spec, and wires the network itself.
 // It never needs cgroups.

@@ -56,6 +56,13 @@ func initContainer() error {
 	if spec == nil || spec.Process == nil {
 		return errors.New("container config has no process")
 	}
+	if cfg.Created {
+		// The namespaces exist: the parent may attach the network while
+		// the root filesystem is built below.
+		if err := sendStatus(statusFd, statusMessage{Kind: "created"}, -1); err != nil {
+			return fmt.Errorf("report created: %w", err)
+		}
+	}
 	var filter *seccomp.Filter
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		// Compiled before the root changes and privileges drop, loaded
@@ -101,6 +108,11 @@ func initContainer() error {
 	}
 	unix.Umask(umask)
 
+	if cfg.WaitGo {
+		if err := awaitGo(); err != nil {
+			return err
+		}
+	}
 	if cfg.Init {
 		return reap(spec, filter)
 	}
@@ -108,8 +120,26 @@ func initContainer() error {
 	if err != nil {
 		return err
 	}
+	if err := rearmParentDeath(); err != nil {
+		return err
+	}
 	err = unix.Exec(path, spec.Process.Args, spec.Process.Env)
 	return execError(spec.Process.Args[0], err)
+}
+
+// rearmParentDeath sets the parent-death signal again. The kernel clears
+// it when a process changes its credentials, so a container running as a
+// non-root user would otherwise outlive its monitor. If the parent died
+// before this, the status socket's peer is gone: then give up, too.
+func rearmParentDeath() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
+	fds := []unix.PollFd{{Fd: statusFd, Events: unix.POLLRDHUP}}
+	if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0 {
+		return errors.New("the parent exited while the container started")
+	}
+	return nil
 }
 
 // finalize switches this thread to the container's user and capabilities,
@@ -305,6 +335,21 @@ func loopbackUp() error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+// awaitGo blocks until the parent says "go" (its BeforeExec is done).
+func awaitGo() error {
+	msg, fd, err := readStatusFd(statusFd)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if err != nil {
+		return fmt.Errorf("wait for the network: %w", err)
+	}
+	if msg.Kind != "go" {
+		return fmt.Errorf("unexpected message %q from the parent", msg.Kind)
 	}
 	return nil
 }

@@ -21,6 +21,9 @@ func reap(spec *specs.Spec, filter *seccomp.Filter) error {
 	if err != nil {
 		return err
 	}
+	if err := rearmParentDeath(); err != nil {
+		return err
+	}
 	// Catch everything before the child exists, so nothing is lost.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)

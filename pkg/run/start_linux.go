@@ -38,6 +38,14 @@ type Options struct {
 	// Scratch is a private directory the runtime may use for temporary
 	// mounts (the sealed executable).
 	Scratch string
+	// BeforeExec, when set, runs once the container's namespaces exist
+	// (pid is its init) and before its command runs: the caller attaches
+	// the network there. It runs while the init builds the root
+	// filesystem, so the two overlap. An error aborts the start.
+	BeforeExec func(pid int) error
+	// ConsoleSize is the terminal size the container's pty gets before
+	// its command runs (with a terminal in the spec).
+	ConsoleSize *unix.Winsize
 }
 
 // initConfig is what the init process reads from configFd.
@@ -45,6 +53,11 @@ type initConfig struct {
 	Rootfs string      `json:"rootfs"`
 	Spec   *specs.Spec `json:"spec"`
 	Init   bool        `json:"init"`
+	// Created makes the init report "created" as soon as its namespaces
+	// exist (for Options.BeforeExec); WaitGo makes it wait for "go"
+	// before it executes the command.
+	Created bool `json:"created,omitempty"`
+	WaitGo  bool `json:"waitGo,omitempty"`
 }
 
 // Process is a started container (Start) or a process exec'd into a
@@ -133,12 +146,14 @@ func Start(o Options) (_ *Process, retErr error) {
 	configR.Close()
 	statusChild.Close()
 
-	err = json.NewEncoder(configW).Encode(initConfig{Rootfs: o.Rootfs, Spec: o.Spec, Init: o.Init})
+	g := &gate{beforeExec: o.BeforeExec, consoleSize: o.ConsoleSize, terminal: o.Spec.Process.Terminal}
+	g.wait = g.beforeExec != nil || (g.terminal && g.consoleSize != nil)
+	err = json.NewEncoder(configW).Encode(initConfig{Rootfs: o.Rootfs, Spec: o.Spec, Init: o.Init, WaitGo: g.wait, Created: g.beforeExec != nil})
 	configW.Close()
 	if err != nil {
 		return nil, fmt.Errorf("send config to container init: %w", err)
 	}
-	if err := awaitExec(statusParent, p, "container init"); err != nil {
+	if err := awaitExec(statusParent, p, "container init", g); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -147,7 +162,13 @@ func Start(o Options) (_ *Process, retErr error) {
 // awaitExec reads the status socket until the process has executed its
 // command, which closes the socket (close-on-exec), and returns the failure
 // it reported instead, if any. A console it sends becomes p.Console.
-func awaitExec(sock *os.File, p *Process, who string) error {
+//
+// When the process reports "created", beforeExec (Options.BeforeExec) runs
+// and the process is told to go on.
+func awaitExec(sock *os.File, p *Process, who string, g *gate) error {
+	if g == nil {
+		g = &gate{}
+	}
 	for {
 		msg, fd, err := readStatus(sock)
 		if errors.Is(err, io.EOF) {
@@ -156,7 +177,8 @@ func awaitExec(sock *os.File, p *Process, who string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", who, err)
 		}
-		if msg.Kind == "console" {
+		switch {
+		case msg.Kind == "console":
 			if fd < 0 {
 				return fmt.Errorf("%s sent no console fd", who)
 			}
@@ -164,13 +186,46 @@ func awaitExec(sock *os.File, p *Process, who string) error {
 				p.Console.Close()
 			}
 			p.Console = os.NewFile(uintptr(fd), "console")
-			continue
+			if g.consoleSize != nil {
+				_ = unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, g.consoleSize)
+			}
+			g.console = true
+		case msg.Kind == "created" && g.beforeExec != nil:
+			if err := g.beforeExec(p.Pid); err != nil {
+				return err
+			}
+			g.created = true
+		default:
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return msg.err()
 		}
-		if fd >= 0 {
-			unix.Close(fd)
+		if err := g.maybeGo(int(sock.Fd())); err != nil {
+			return fmt.Errorf("%s: %w", who, err)
 		}
-		return msg.err()
 	}
+}
+
+// gate holds back the container's command until the parent is ready for
+// it: its network is attached (beforeExec) and its terminal has the
+// caller's size, so the first thing the command sees is right.
+type gate struct {
+	beforeExec  func(int) error
+	consoleSize *unix.Winsize
+	wait        bool // the init waits for "go"
+	terminal    bool // a console will arrive
+	created     bool
+	console     bool
+	sent        bool
+}
+
+func (g *gate) maybeGo(sock int) error {
+	if !g.wait || g.sent || (g.beforeExec != nil && !g.created) || (g.terminal && !g.console) {
+		return nil
+	}
+	g.sent = true
+	return sendStatus(sock, statusMessage{Kind: "go"}, -1)
 }
 
 // Wait waits for the process to exit and returns its status: the exit
@@ -240,9 +295,14 @@ func cloneFlags(s *specs.Spec) uintptr {
 
 // readStatus reads one status message and the fd attached to it, if any.
 func readStatus(sock *os.File) (statusMessage, int, error) {
+	return readStatusFd(int(sock.Fd()))
+}
+
+// readStatusFd is readStatus on a raw fd.
+func readStatusFd(sock int) (statusMessage, int, error) {
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return statusMessage{}, -1, err
 	}
