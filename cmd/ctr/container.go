@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctr-project/ctr/pkg/engine"
+	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/spf13/cobra"
 )
@@ -19,7 +21,7 @@ func containerCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newCreateCommand(a), newStartCommand(a), newStopCommand(a), newKillCommand(a),
 		newRestartCommand(a), newWaitCommand(a), newLogsCommand(a), newAttachCommand(a),
-		newRenameCommand(a), newTopCommand(a), newCpCommand(a), newPortCommand(a),
+		newRenameCommand(a), newTopCommand(a), newCpCommand(a), newPortCommand(a), newExecCommand(a),
 	}
 }
 
@@ -346,15 +348,38 @@ func newTopCommand(a *app) *cobra.Command {
 			strings.Join(engine.TopDescriptors(), " ") + ".",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withEngine(func(e *engine.Engine) error {
-				rows, err := e.Top(args[0], args[1:])
+			if a.hostPhase != nil {
+				var plan engine.TopPlan
+				if err := json.Unmarshal(a.hostPhase, &plan); err != nil {
+					return err
+				}
+				rows, err := engine.RunTop(&plan)
 				if err != nil {
 					return err
 				}
 				return writeRows(a.stdout, rows)
+			}
+			return a.withEngine(func(e *engine.Engine) error {
+				plan, err := e.PlanTop(args[0], args[1:])
+				if err != nil {
+					return err
+				}
+				if mode, _ := rootless.Current(); mode == rootless.ModeRoot {
+					rows, err := engine.RunTop(plan)
+					if err != nil {
+						return err
+					}
+					return writeRows(a.stdout, rows)
+				}
+				b, err := json.Marshal(plan)
+				if err != nil {
+					return err
+				}
+				return rootless.ReturnToHost(b)
 			})
 		},
 	}
+	cmd.Annotations = map[string]string{annotationHostPhase: "top"}
 	return needsUserNS(cmd, userNSRequired)
 }
 

@@ -144,7 +144,14 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 func statusText(c *engine.Container) string {
 	switch {
 	case c.Running():
-		return "Up " + units.HumanDuration(time.Since(c.State.StartedAt))
+		s := "Up " + units.HumanDuration(time.Since(c.State.StartedAt))
+		if h := c.State.Health; h != nil {
+			s += " (" + h.Status + ")"
+		}
+		if c.State.Error != "" {
+			s += " (network down)"
+		}
+		return s
 	case c.State.Status == engine.StateCreated:
 		return "Created"
 	}

@@ -23,6 +23,9 @@ const (
 	annotationUserNS = "ctr.userns"
 	userNSRequired   = "required" // needs the store: enter or fail
 	userNSOptional   = "optional" // enter if possible, else run on the host (info)
+	// annotationHostPhase marks a command whose run in the namespace hands
+	// a result back (rootless.ReturnToHost) for a second half on the host.
+	annotationHostPhase = "ctr.hostphase"
 )
 
 // app holds the global options and the streams every command writes to.
@@ -37,6 +40,9 @@ type app struct {
 	// nsErr is why the user namespace could not be entered, for commands
 	// that run anyway (info).
 	nsErr error
+	// hostPhase is what the namespace half of a command handed back; set
+	// only in the host process, for the command's second half.
+	hostPhase []byte
 }
 
 func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -116,7 +122,8 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 		a.mode = mode
 		return nil
 	}
-	code, err := a.enterUserNS(cmd)
+	var result []byte
+	code, err := a.enterUserNS(cmd, &result)
 	if err != nil {
 		if need == userNSOptional {
 			a.nsErr = err
@@ -124,12 +131,16 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 		}
 		return err
 	}
+	if code == 0 && result != nil && cmd.Annotations[annotationHostPhase] != "" {
+		a.hostPhase = result
+		return nil // RunE continues on the host
+	}
 	return exitStatus{code: code}
 }
 
 // enterUserNS re-executes ctr in a user namespace and returns the child's
 // exit status. Its warnings are printed here, once, not by the child.
-func (a *app) enterUserNS(cmd *cobra.Command) (int, error) {
+func (a *app) enterUserNS(cmd *cobra.Command, result *[]byte) (int, error) {
 	uid, gid := os.Getuid(), os.Getgid()
 	name := strconv.Itoa(uid)
 	if u, err := user.LookupId(name); err == nil {
@@ -158,6 +169,7 @@ func (a *app) enterUserNS(cmd *cobra.Command) (int, error) {
 		Stdin:       a.stdin,
 		Stdout:      a.stdout,
 		Stderr:      a.stderr,
+		Result:      result,
 	})
 }
 

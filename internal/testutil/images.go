@@ -159,13 +159,14 @@ var busyboxConfig = v1.Config{
 	Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 }
 
-// BusyboxImage is a single-layer image of BusyboxRootfs for this host.
-func BusyboxImage(arch string) (v1.Image, error) {
+// BusyboxImage is a single-layer image of BusyboxRootfs for this host,
+// plus extra files.
+func BusyboxImage(arch string, extra ...TarEntry) (v1.Image, error) {
 	rootfs, err := BusyboxRootfs()
 	if err != nil {
 		return nil, err
 	}
-	return ociImage(arch, busyboxConfig, gz(rootfs))
+	return ociImage(arch, busyboxConfig, gz(append(rootfs, extra...)))
 }
 
 // MultiLayerImage has two layers on top of busybox: files owned by uid
@@ -242,9 +243,10 @@ const (
 )
 
 // PushTestImages builds the hermetic test images and pushes them to the
-// registry at addr.
-func PushTestImages(addr, arch string) error {
-	bb, err := BusyboxImage(arch)
+// registry at addr. extra files go into the busybox image too (test
+// helpers such as a static UDP echo program).
+func PushTestImages(addr, arch string, extra ...TarEntry) error {
+	bb, err := BusyboxImage(arch, extra...)
 	if err != nil {
 		return err
 	}

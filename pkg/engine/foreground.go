@@ -96,7 +96,7 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 
 	var console *consoleIO
 	if p.Console != nil {
-		console = attachConsole(p.Console, o)
+		console = newConsoleIO(p.Console, o.Stdin, o.Stdout, o.Interactive)
 		defer console.restore()
 	}
 	done := make(chan struct{})
@@ -146,21 +146,21 @@ type consoleIO struct {
 	once     sync.Once
 }
 
-func attachConsole(master *os.File, o RunOptions) *consoleIO {
-	c := &consoleIO{master: master, stdin: o.Stdin}
-	if o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd())) {
+func newConsoleIO(master, stdin *os.File, stdout io.Writer, interactive bool) *consoleIO {
+	c := &consoleIO{master: master, stdin: stdin}
+	if stdin != nil && term.IsTerminal(int(stdin.Fd())) {
 		// Raw mode: keys, ^C included, go to the container's terminal.
-		if st, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
+		if st, err := term.MakeRaw(int(stdin.Fd())); err == nil {
 			c.oldState = st
 		}
 	}
 	c.resize()
 	c.out.Go(func() {
 		// EIO once every slave fd is closed: the container is gone.
-		_, _ = io.Copy(o.Stdout, master)
+		_, _ = io.Copy(stdout, master)
 	})
-	if o.Interactive && o.Stdin != nil {
-		go func() { _, _ = io.Copy(master, o.Stdin) }()
+	if interactive && stdin != nil {
+		go func() { _, _ = io.Copy(master, stdin) }()
 	}
 	return c
 }

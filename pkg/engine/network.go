@@ -99,7 +99,7 @@ func attachNetwork(c *Config, pid int, runDir string) (_ *netHandle, retErr erro
 			return h, nil
 		}
 		if len(c.Ports) > 0 {
-			pub, ports, err := netns.Publish(pid, c.Ports, log)
+			pub, ports, err := netns.Publish(pid, c.Ports, runDir, log)
 			if err != nil {
 				return nil, err
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/rootless"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,10 +55,22 @@ func TopDescriptors() []string {
 	return names
 }
 
-// Top lists the processes in a running container's PID namespace: a
-// heading row, then one row per process. It reads the host's /proc only;
-// no program of the container's image is run on the host (CVE-2022-1227).
-func (e *Engine) Top(nameOrID string, descriptors []string) ([][]string, error) {
+// TopPlan is what listing a container's processes needs. Like exec, top
+// finishes on the host side: only there can ctr read the /proc/PID/ns
+// links of the container's processes, which is how processes that ctr exec
+// started (children of the exec caller, not of the container's init) are
+// found too.
+type TopPlan struct {
+	Container   string   `json:"container"`
+	Pid         int      `json:"pid"`
+	PidStart    uint64   `json:"pidStart"`
+	Descriptors []string `json:"descriptors"`
+	Passwd      []byte   `json:"passwd,omitempty"`
+	Group       []byte   `json:"group,omitempty"`
+}
+
+// PlanTop checks the container and descriptors for RunTop.
+func (e *Engine) PlanTop(nameOrID string, descriptors []string) (*TopPlan, error) {
 	c, err := e.Container(nameOrID)
 	if err != nil {
 		return nil, err
@@ -68,6 +81,15 @@ func (e *Engine) Top(nameOrID string, descriptors []string) ([][]string, error) 
 	if len(descriptors) == 0 {
 		descriptors = defaultTop
 	}
+	if _, err := topColumns(descriptors); err != nil {
+		return nil, err
+	}
+	passwd, _ := e.store.ReadContainerFile(c.ID, passwdCopy)
+	group, _ := e.store.ReadContainerFile(c.ID, groupCopy)
+	return &TopPlan{Container: c.Name, Pid: c.State.Pid, PidStart: c.State.PidStart, Descriptors: descriptors, Passwd: passwd, Group: group}, nil
+}
+
+func topColumns(descriptors []string) ([]topDescriptor, error) {
 	var cols []topDescriptor
 	for _, d := range descriptors {
 		for _, part := range strings.Split(d, ",") {
@@ -78,19 +100,38 @@ func (e *Engine) Top(nameOrID string, descriptors []string) ([][]string, error) 
 			cols = append(cols, td)
 		}
 	}
-	procs, err := processTree(c.State.Pid)
+	return cols, nil
+}
+
+// RunTop lists the processes in the container's PID namespace: a heading
+// row, then one row per process. It reads /proc only; no program of the
+// container's image is run on the host (CVE-2022-1227). It needs the
+// host side (or real root) to read the namespace links.
+func RunTop(plan *TopPlan) ([][]string, error) {
+	if st, err := rootless.ProcessStartTime(plan.Pid); err != nil || st != plan.PidStart {
+		return nil, fmt.Errorf("%w: %s has stopped", ErrNotRunning, plan.Container)
+	}
+	cols, err := topColumns(plan.Descriptors)
 	if err != nil {
 		return nil, err
+	}
+	procs, err := processesInNamespace(plan.Pid)
+	if err != nil {
+		return nil, err
+	}
+	// /proc shows host IDs here: map them back to the container's.
+	uidMap := readIDMap(fmt.Sprintf("/proc/%d/uid_map", plan.Pid))
+	gidMap := readIDMap(fmt.Sprintf("/proc/%d/gid_map", plan.Pid))
+	for _, p := range procs {
+		p.uid, p.gid = toContainerID(uidMap, p.uid), toContainerID(gidMap, p.gid)
 	}
 	heading := make([]string, len(cols))
 	for i, col := range cols {
 		heading[i] = col.heading
 	}
 	rows := [][]string{heading}
-	passwd, _ := e.store.ReadContainerFile(c.ID, passwdCopy)
-	group, _ := e.store.ReadContainerFile(c.ID, groupCopy)
 	for _, p := range procs {
-		p.passwd, p.group = passwd, group
+		p.passwd, p.group = plan.Passwd, plan.Group
 		row := make([]string, len(cols))
 		for i, col := range cols {
 			row[i] = col.value(p)
@@ -100,80 +141,41 @@ func (e *Engine) Top(nameOrID string, descriptors []string) ([][]string, error) 
 	return rows, nil
 }
 
-type procInfo struct {
-	pid, nsPid, nsPpid, uid, gid int
-	comm, args, state, tty       string
-	elapsed, cpu                 time.Duration
-	passwd, group                []byte
-}
-
-// processTree returns the container's processes: its init and every
-// descendant (orphans in the container are re-parented to the init, so
-// they stay in the tree). It reads only world-readable /proc files: from
-// this sibling user namespace the container's /proc/PID/ns and root links
-// are off limits, and they are not needed.
-func processTree(initPid int) ([]*procInfo, error) {
+// processesInNamespace returns the processes in the PID namespace of pid.
+func processesInNamespace(pid int) ([]*procInfo, error) {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if err != nil {
+		return nil, fmt.Errorf("container's PID namespace: %w", err)
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	parent := map[int]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, ok := parentOf(pid); ok {
-			parent[pid] = ppid
-		}
-	}
-	inTree := func(pid int) bool {
-		for range 4096 { // bounds a cycle from PID reuse while we read
-			if pid == initPid {
-				return true
-			}
-			p, ok := parent[pid]
-			if !ok || p <= 1 {
-				return false
-			}
-			pid = p
-		}
-		return false
-	}
 	uptime := readUptime()
 	const ticks = 100.0 // USER_HZ on Linux
 	var out []*procInfo
-	for pid := range parent {
-		if !inTree(pid) {
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		p := &procInfo{pid: pid}
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", n)); err != nil || l != ns {
+			continue
+		}
+		p := &procInfo{pid: n}
 		if p.read(uptime, ticks) {
 			out = append(out, p)
 		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no process %d", ErrNotRunning, initPid)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].nsPid < out[j].nsPid })
 	return out, nil
 }
 
-func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
+type procInfo struct {
+	pid, nsPid, nsPpid, uid, gid int
+	comm, args, state, tty       string
+	elapsed, cpu                 time.Duration
+	passwd, group                []byte
 }
 
 func (p *procInfo) read(uptime, ticks float64) bool {
@@ -279,4 +281,40 @@ func lookupName(db []byte, id int) string {
 		return "root"
 	}
 	return strconv.Itoa(id)
+}
+
+// idRange is one line of a uid_map: container ID, host ID, count.
+type idRange struct{ inside, outside, count int }
+
+func readIDMap(path string) []idRange {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []idRange
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		in, _ := strconv.Atoi(f[0])
+		outID, _ := strconv.Atoi(f[1])
+		n, _ := strconv.Atoi(f[2])
+		out = append(out, idRange{in, outID, n})
+	}
+	return out
+}
+
+// toContainerID maps a host ID into the container's user namespace; an ID
+// outside the mapping is shown as the overflow ID, as the kernel does.
+func toContainerID(m []idRange, host int) int {
+	if m == nil {
+		return host // real root: no user namespace
+	}
+	for _, r := range m {
+		if host >= r.outside && host < r.outside+r.count {
+			return r.inside + host - r.outside
+		}
+	}
+	return 65534
 }

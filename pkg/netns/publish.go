@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -29,23 +30,29 @@ type Publisher struct {
 	parent port.ParentDriver
 	quit   chan struct{}
 	dir    string
+	dirFd  *os.File
 }
 
 // Publish starts forwarding ports to the network namespace of pid. Host
 // port 0 is replaced by a free port, in the returned mappings.
-func Publish(pid int, ports []PortMapping, log io.Writer) (_ *Publisher, _ []PortMapping, retErr error) {
-	// The driver keeps two sockets in a directory; sun_path is 108 bytes,
-	// so the directory is a short private one rather than the run dir.
-	dir, err := os.MkdirTemp("", "ctr-port-")
+func Publish(pid int, ports []PortMapping, stateDir string, log io.Writer) (_ *Publisher, _ []PortMapping, retErr error) {
+	// The driver keeps a socket and a fifo in a directory. sun_path is 108
+	// bytes and the state directory may be deep, so the driver gets the
+	// directory as /proc/self/fd/N: both drivers run in this process.
+	dir := filepath.Join(stateDir, "ports")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	dirFd, err := os.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	parent, err := builtin.NewParentDriver(log, dir)
+	parent, err := builtin.NewParentDriver(log, fmt.Sprintf("/proc/self/fd/%d", dirFd.Fd()))
 	if err != nil {
-		os.RemoveAll(dir)
+		dirFd.Close()
 		return nil, nil, err
 	}
-	p := &Publisher{parent: parent, quit: make(chan struct{}), dir: dir}
+	p := &Publisher{parent: parent, quit: make(chan struct{}), dir: dir, dirFd: dirFd}
 	defer func() {
 		if retErr != nil {
 			p.Close()
@@ -114,5 +121,6 @@ func (p *Publisher) Close() error {
 	for _, st := range ports {
 		_ = p.parent.RemovePort(context.Background(), st.ID)
 	}
+	p.dirFd.Close()
 	return os.RemoveAll(p.dir)
 }

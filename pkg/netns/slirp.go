@@ -87,7 +87,7 @@ func StartSlirp(pid int, c Config, runDir string, log io.Writer) (_ *Slirp, retE
 	if c.PortHandler == PortHandlerSlirp {
 		// sun_path is 108 bytes: the socket lives in a short private
 		// directory rather than the (possibly deep) run directory.
-		dir, err := os.MkdirTemp("", "ctr-slirp-")
+		dir, err := os.MkdirTemp(shortTempBase(), "ctr-slirp-")
 		if err != nil {
 			return nil, err
 		}
@@ -187,4 +187,14 @@ func (s *Slirp) AddHostForward(p PortMapping, containerIP string) error {
 		return fmt.Errorf("publish %s: %s", p, r.Error.Desc)
 	}
 	return nil
+}
+
+// shortTempBase is a base directory for unix sockets whose path must fit
+// in 108 bytes: $XDG_RUNTIME_DIR when it is short, else /tmp (the
+// directory made under it is private, 0700).
+func shortTempBase() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && len(d) < 60 {
+		return d
+	}
+	return "/tmp"
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -32,9 +33,10 @@ const hostAgentFd = 4
 // agentRequest is one request to the host agent. A "signal" request
 // carries a pidfd as SCM_RIGHTS.
 type agentRequest struct {
-	Op     string   `json:"op"` // "signal" or "run"
+	Op     string   `json:"op"` // "signal", "run" or "result"
 	Signal int      `json:"signal,omitempty"`
 	Args   []string `json:"args,omitempty"` // "run": argv; argv[0] must be an allowed helper
+	Result []byte   `json:"result,omitempty"`
 }
 
 type agentReply struct {
@@ -48,7 +50,9 @@ type agentReply struct {
 var hostHelpers = map[string]bool{"pasta": true}
 
 // serveHostAgent answers requests from the child until the socket closes.
-func serveHostAgent(sock *os.File) {
+// A "result" request is stored in *result for Reexec to return.
+func serveHostAgent(sock *os.File, result *atomic.Pointer[[]byte], done chan<- struct{}) {
+	defer close(done)
 	defer sock.Close()
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
@@ -61,7 +65,13 @@ func serveHostAgent(sock *os.File) {
 		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
 			fds, _ = unix.ParseUnixRights(&msgs[0])
 		}
-		reply := serveRequest(buf[:n], fds)
+		var reply agentReply
+		var req agentRequest
+		if json.Unmarshal(buf[:n], &req) == nil && req.Op == "result" {
+			result.Store(&req.Result)
+		} else {
+			reply = serveRequest(buf[:n], fds)
+		}
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
@@ -186,6 +196,21 @@ func RunOnHost(args ...string) (string, error) {
 		return reply.Output, fmt.Errorf("%s on the host: %s", args[0], msg)
 	}
 	return reply.Output, nil
+}
+
+// ReturnToHost hands data to the host-side ctr, which gets it from Reexec
+// after this process exits: a command can resolve what it needs inside the
+// namespace and finish on the host side (exec joins a container from
+// there).
+func ReturnToHost(data []byte) error {
+	reply, err := askHost(agentRequest{Op: "result", Result: data}, -1)
+	if err != nil {
+		return err
+	}
+	if reply.Errno != 0 {
+		return errors.New(reply.Error)
+	}
+	return nil
 }
 
 // HostAgentFile returns a duplicate of the agent socket for a child that

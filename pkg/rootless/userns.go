@@ -11,7 +11,9 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -54,6 +56,8 @@ type ReexecOptions struct {
 	// Stdin, Stdout and Stderr default to the process's own.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Result, when set, receives what the child passed to ReturnToHost.
+	Result *[]byte
 }
 
 // Reexec runs this binary again, as ChildName, in a new user and mount
@@ -111,7 +115,9 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	}
 	syncR.Close()
 	agentChild.Close()
-	go serveHostAgent(agentParent)
+	var result atomic.Pointer[[]byte]
+	agentDone := make(chan struct{})
+	go serveHostAgent(agentParent, &result, agentDone)
 	if plan.Mode == ModeSubIDs {
 		if err := writeMaps(ctx, cmd.Process.Pid, plan); err != nil {
 			_ = cmd.Process.Kill()
@@ -124,7 +130,17 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	stop := forwardSignals(cmd.Process)
 	err = cmd.Wait()
 	stop()
-	return exitStatus(cmd, err)
+	code, err := exitStatus(cmd, err)
+	// The agent ends when the child's end of the socket closes (a
+	// monitor may hold a copy: do not wait for it then).
+	select {
+	case <-agentDone:
+	case <-time.After(100 * time.Millisecond):
+	}
+	if r := result.Load(); opts.Result != nil && r != nil {
+		*opts.Result = *r
+	}
+	return code, err
 }
 
 func writeMaps(ctx context.Context, pid int, plan *Plan) error {

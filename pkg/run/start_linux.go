@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
+	"sync"
 	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -130,8 +132,10 @@ func Start(o Options) (_ *Process, retErr error) {
 			cmd.Stderr = o.Stderr
 		}
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start container init: %w", err)
+	var startErr error
+	onSpawnThread(func() { startErr = cmd.Start() })
+	if startErr != nil {
+		return nil, fmt.Errorf("start container init: %w", startErr)
 	}
 	p := &Process{cmd: cmd, proc: cmd.Process, Pid: cmd.Process.Pid}
 	defer func() {
@@ -336,4 +340,35 @@ func sendStatus(sock int, msg statusMessage, fd int) error {
 		oob = unix.UnixRights(fd)
 	}
 	return unix.Sendmsg(sock, b, oob, nil, 0)
+}
+
+// The init's parent-death signal fires when the *thread* that forked it
+// exits, not only the process (prctl(2) PR_SET_PDEATHSIG). A Go program's
+// threads do exit: a goroutine that ends while locked to its thread takes
+// the thread with it, which libraries do on purpose after switching
+// namespaces (containernetworking's ns.Do, used by the port forwarder).
+// A container forked from such a thread would be killed at a random
+// moment. So every container is forked from one thread that stays locked
+// for the life of the process.
+var spawner struct {
+	once sync.Once
+	ch   chan func()
+}
+
+func onSpawnThread(fn func()) {
+	spawner.once.Do(func() {
+		spawner.ch = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for f := range spawner.ch {
+				f()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	spawner.ch <- func() {
+		defer close(done)
+		fn()
+	}
+	<-done
 }

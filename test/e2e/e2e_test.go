@@ -56,7 +56,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer registry.Close()
-	if err := testutil.PushTestImages(registry.Addr, runtime.GOARCH); err != nil {
+	udpecho, err := os.ReadFile(filepath.Join(filepath.Dir(ctrBin), "udpecho"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: test helper:", err)
+		return 1
+	}
+	helper := testutil.TarEntry{Name: "bin/udpecho", Mode: 0o755, Body: udpecho}
+	if err := testutil.PushTestImages(registry.Addr, runtime.GOARCH, helper); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: push test images:", err)
 		return 1
 	}
@@ -87,7 +93,14 @@ func buildCtr(dir string) error {
 	}
 	cmd := exec.Command(gobin, append(args, "github.com/ctr-project/ctr/cmd/ctr")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd.Run()
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	// A static helper for the test images (busybox's nc has no UDP).
+	helper := exec.Command(gobin, "build", "-o", filepath.Join(dir, "udpecho"), "github.com/ctr-project/ctr/test/tools/udpecho")
+	helper.Env = append(os.Environ(), "CGO_ENABLED=0")
+	helper.Stdout, helper.Stderr = os.Stderr, os.Stderr
+	return helper.Run()
 }
 
 // buildTags are the tags the Makefile builds with.
@@ -100,9 +113,6 @@ func buildTags() string {
 
 // locateCtr finds the binary staged by MainAsUser, or builds one.
 func locateCtr(tmp string) (string, error) {
-	if p := os.Getenv("CTR_BINARY"); p != "" {
-		return filepath.Abs(p)
-	}
 	staged := filepath.Join("..", "bin", "ctr")
 	if _, err := os.Stat(staged); err == nil {
 		return filepath.Abs(staged)
@@ -155,6 +165,17 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("MULTIARCH", registry.Addr+"/"+testutil.IndexRepo)
 	env.Setenv("GOARCH", runtime.GOARCH)
 	env.Setenv("UID", strconv.Itoa(os.Getuid()))
+	// Free ports for scripts that need fixed ones.
+	for _, name := range []string{"HOSTPORT", "BUSYPORT", "RANGE"} {
+		p, err := testutil.FreePort()
+		if err != nil {
+			return err
+		}
+		env.Setenv(name, strconv.Itoa(p))
+		if name == "RANGE" {
+			env.Setenv("RANGEEND", strconv.Itoa(p+1))
+		}
+	}
 	if d := os.Getenv("GOCOVERDIR"); d != "" {
 		env.Setenv("GOCOVERDIR", d)
 	}
