@@ -22,6 +22,7 @@ func containerCommands(a *app) []*cobra.Command {
 		newCreateCommand(a), newStartCommand(a), newStopCommand(a), newKillCommand(a),
 		newRestartCommand(a), newWaitCommand(a), newLogsCommand(a), newAttachCommand(a),
 		newRenameCommand(a), newTopCommand(a), newCpCommand(a), newPortCommand(a), newExecCommand(a),
+		newPauseCommand(a, true), newPauseCommand(a, false),
 	}
 }
 
@@ -166,6 +167,57 @@ func newKillCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send, by name or number")
+	return needsUserNS(cmd, userNSRequired)
+}
+
+// newPauseCommand makes `pause` (freeze) or `unpause` (thaw).
+func newPauseCommand(a *app, pause bool) *cobra.Command {
+	var all bool
+	verb, short := "pause", "Pause all the processes in containers"
+	if !pause {
+		verb, short = "unpause", "Unpause all the processes in containers"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " [options] CONTAINER...",
+		Short: short,
+		Long: short + ", with the cgroup v2 freezer.\n" +
+			"This needs a cgroup v2 subtree delegated to the user (a systemd user session on a cgroup v2 host);\n" +
+			"without one it fails and says so.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all != (len(args) == 0) {
+				return &usageError{err: errors.New("specify containers or --all, not both or neither"), commandPath: cmd.CommandPath()}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withEngine(func(e *engine.Engine) error {
+				if all {
+					cs, err := e.Containers()
+					if err != nil {
+						return err
+					}
+					for _, c := range cs {
+						// Those --all can act on: running and not
+						// already in the wanted state.
+						if c.Running() && c.Paused() != pause {
+							args = append(args, c.ID)
+						}
+					}
+				}
+				return eachContainer(a, args, func(n string) (string, error) {
+					c, err := e.Pause(n, pause)
+					if err != nil {
+						return "", err
+					}
+					if all {
+						return c.ID, nil
+					}
+					return n, nil
+				})
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, verb+" all running containers")
 	return needsUserNS(cmd, userNSRequired)
 }
 

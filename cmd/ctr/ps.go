@@ -99,10 +99,7 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 	case o.format == "json":
 		out := make([]psJSON, 0, len(cs))
 		for _, c := range cs {
-			state := c.State.Status
-			if c.State.Status == engine.StateRunning && !c.Running() {
-				state = engine.StateExited
-			}
+			state := c.Status()
 			out = append(out, psJSON{
 				AutoRemove: c.Remove, Command: c.Command, Created: c.Created.Unix(), CreatedAt: c.Created.Format(time.RFC3339Nano),
 				Exited: state == engine.StateExited, ExitedAt: unixOrZero(c.State.FinishedAt), ExitCode: c.State.ExitCode,
@@ -143,6 +140,8 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 // statusText is podman's STATUS column.
 func statusText(c *engine.Container) string {
 	switch {
+	case c.Paused():
+		return "Paused"
 	case c.Running():
 		s := "Up " + units.HumanDuration(time.Since(c.State.StartedAt))
 		if h := c.State.Health; h != nil {
@@ -173,15 +172,7 @@ func unixOrZero(t time.Time) int64 {
 }
 
 // stateText is podman's State: created, running or exited.
-func stateText(c *engine.Container) string {
-	if c.Running() {
-		return engine.StateRunning
-	}
-	if c.State.Status == engine.StateRunning {
-		return engine.StateExited
-	}
-	return c.State.Status
-}
+func stateText(c *engine.Container) string { return c.Status() }
 
 func hasStatusFilter(filters []string) bool {
 	return slices.ContainsFunc(filters, func(f string) bool { return strings.HasPrefix(f, "status=") })
@@ -201,9 +192,9 @@ func parsePsFilters(e *engine.Engine, filters []string) ([]func(*engine.Containe
 		switch key {
 		case "status":
 			switch value {
-			case "created", "running", "exited":
+			case "created", "running", "paused", "exited":
 			default:
-				return nil, fmt.Errorf("invalid filter %q: status is created, running or exited", f)
+				return nil, fmt.Errorf("invalid filter %q: status is created, running, paused or exited", f)
 			}
 			fn = func(c *engine.Container) bool { return stateText(c) == value }
 		case "name":

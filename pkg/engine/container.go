@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/cgroups"
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/rootless"
@@ -23,6 +24,7 @@ const (
 	StateCreated = "created"
 	StateRunning = "running"
 	StateExited  = "exited"
+	StatePaused  = "paused"
 )
 
 // Files in a container's persistent directory.
@@ -148,6 +150,10 @@ type State struct {
 	Error string `json:"error,omitempty"`
 	// Ports are the published ports with the host ports chosen.
 	Ports []netns.PortMapping `json:"ports,omitempty"`
+	// CgroupDir is the container's cgroup v2 directory, when a delegated
+	// subtree exists; CgroupError says why there is none.
+	CgroupDir   string `json:"cgroupDir,omitempty"`
+	CgroupError string `json:"cgroupError,omitempty"`
 }
 
 // Container is a container's configuration and current state.
@@ -161,6 +167,29 @@ type Container struct {
 // reads as exited.
 func (c *Container) Running() bool {
 	return c.State.Status == StateRunning && alive(c.State.MonitorPid, c.State.MonitorStart)
+}
+
+// Status is the container's state as ps and inspect show it: created,
+// running, paused or exited.
+func (c *Container) Status() string {
+	switch {
+	case c.Paused():
+		return StatePaused
+	case c.Running():
+		return StateRunning
+	case c.State.Status == StateRunning:
+		return StateExited
+	}
+	return c.State.Status
+}
+
+// Paused reports whether the container runs frozen (ctr pause).
+func (c *Container) Paused() bool {
+	if c.State.CgroupDir == "" || !c.Running() {
+		return false
+	}
+	frozen, err := cgroups.Frozen(c.State.CgroupDir)
+	return err == nil && frozen
 }
 
 func alive(pid int, start uint64) bool {

@@ -125,11 +125,8 @@ func (e *Engine) Inspect(nameOrID string) (*ContainerInspect, error) {
 	if !ci.State.Running && ci.State.Pid != 0 {
 		ci.State.Pid = 0
 	}
-	if c.Running() {
-		ci.State.Status = StateRunning
-	} else if c.State.Status == StateRunning {
-		ci.State.Status = StateExited
-	}
+	ci.State.Status = c.Status()
+	ci.State.Paused = ci.State.Status == StatePaused
 	if len(c.Command) > 0 {
 		ci.Path, ci.Args = c.Command[0], c.Command[1:]
 	}

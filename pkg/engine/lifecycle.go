@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/cgroups"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"golang.org/x/sys/unix"
 )
@@ -174,4 +175,43 @@ func (e *Engine) Prune() ([]string, error) {
 		removed = append(removed, c.ID)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// ErrNoCgroup is returned by Pause and Unpause for a container that has no
+// cgroup of its own: the user has no delegated cgroup v2 subtree.
+var ErrNoCgroup = errors.New("container has no cgroup")
+
+// ErrWrongState is podman's "container state improper": pausing a paused
+// container, unpausing a running one.
+var ErrWrongState = errors.New("container state improper")
+
+// Pause freezes every process of a running container with the cgroup v2
+// freezer (pause true) or thaws them (false). It needs the container's own
+// cgroup, which the monitor creates only under a delegated subtree.
+func (e *Engine) Pause(nameOrID string, pause bool) (*Container, error) {
+	c, err := e.Container(nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Running() {
+		return c, fmt.Errorf("%w: %s", ErrNotRunning, c.Name)
+	}
+	if c.State.CgroupDir == "" {
+		why := c.State.CgroupError
+		if why == "" {
+			why = "it was started in the foreground"
+		}
+		return c, fmt.Errorf("%s: %w for the cgroup v2 freezer (%s); to fix: %s", c.Name, ErrNoCgroup, why, cgroups.Fix)
+	}
+	if paused := c.Paused(); paused == pause {
+		state := "paused"
+		if !pause {
+			state = "not paused"
+		}
+		return c, fmt.Errorf("%w: %s is %s", ErrWrongState, c.Name, state)
+	}
+	if err := cgroups.SetFrozen(c.State.CgroupDir, pause); err != nil {
+		return c, err
+	}
+	return c, nil
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/cgroups"
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
@@ -282,13 +283,27 @@ func newMonitor(cfg monitorConfig) (*monitor, error) {
 		}
 	}
 	go m.attach.serve()
+	m.createCgroup()
 	return m, nil
+}
+
+// createCgroup gives the container a cgroup of its own when the user has
+// a delegated cgroup v2 subtree, so that it can be paused; without one it
+// records why not, for pause to report. Restarts reuse the cgroup.
+func (m *monitor) createCgroup() {
+	own, err := cgroups.OwnCgroup()
+	if err == nil {
+		m.state.CgroupDir, err = cgroups.Create(own, "ctr-"+m.c.ID)
+	}
+	if err != nil {
+		m.state.CgroupError = err.Error()
+	}
 }
 
 // start runs the container's process once, wiring its output to the log
 // and attach clients.
 func (m *monitor) start() error {
-	ro := run.Options{Rootfs: m.rootfs, Spec: m.spec, Init: m.c.Init, Scratch: filepath.Join(m.runDir, "scratch")}
+	ro := run.Options{Rootfs: m.rootfs, Spec: m.spec, Init: m.c.Init, Scratch: filepath.Join(m.runDir, "scratch"), CgroupDir: m.state.CgroupDir}
 	var closers []io.Closer
 	defer func() {
 		for _, c := range closers {
@@ -485,12 +500,27 @@ func (m *monitor) finish(startErr error) {
 	m.attach.broadcast(frameExit, status)
 	m.attach.close()
 	m.log.Close()
+	m.removeCgroup()
 	if m.c.Remove {
 		_ = m.e.store.DeleteContainer(m.c.ID)
 	} else {
 		_ = m.e.store.UnmountContainer(m.c.ID)
 	}
 	_ = m.e.store.Close()
+}
+
+// removeCgroup deletes the container's cgroup once its processes are
+// gone: the kernel empties it just after the init's exit is reported.
+func (m *monitor) removeCgroup() {
+	if m.state.CgroupDir == "" {
+		return
+	}
+	for range 100 {
+		if cgroups.Remove(m.state.CgroupDir) == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // watchNetwork records in the state that the network helper died while

@@ -487,17 +487,34 @@ func TestIntegrationExec(t *testing.T) {
 		}
 		defer unix.Close(fd)
 		var goStage []string
+		nsfs := regexp.MustCompile(`^(user|mnt|uts|ipc|net|pid|cgroup|time):\[`)
+		leaked := func(fdNum int, link string) bool {
+			return link == canary || strings.Contains(link, "pidfd") || nsfs.MatchString(link) || fdNum > 3 && strings.HasPrefix(link, "pipe:")
+		}
 		testHookJoined = func(pid int) {
 			testHookJoined = nil
 			dir := fmt.Sprintf("/proc/%d/fd", pid)
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			for _, e := range entries {
-				link, _ := os.Readlink(filepath.Join(dir, e.Name()))
-				goStage = append(goStage, e.Name()+" -> "+link)
+			// The intermediate reports the pid as soon as it has
+			// forked, and the child closes its inherited copy of the
+			// sync pipe right after: look again for a moment before
+			// calling what is still there a leak.
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				entries, err := os.ReadDir(dir)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				goStage = goStage[:0]
+				clean := true
+				for _, e := range entries {
+					link, _ := os.Readlink(filepath.Join(dir, e.Name()))
+					goStage = append(goStage, e.Name()+" -> "+link)
+					n, _ := strconv.Atoi(e.Name())
+					clean = clean && !leaked(n, link)
+				}
+				if clean || time.Now().After(deadline) {
+					return
+				}
 			}
 		}
 		defer func() { testHookJoined = nil }()
@@ -510,11 +527,10 @@ func TestIntegrationExec(t *testing.T) {
 		// ExecInit closes on exec; the Go runtime may have opened some
 		// of its own by now (eventpoll, eventfd). Not the canary, nor the
 		// C stage's sync pipe, the target's pidfd or namespace fds.
-		nsfs := regexp.MustCompile(`^(user|mnt|uts|ipc|net|pid|cgroup|time):\[`)
 		for _, l := range goStage {
 			n, link, _ := strings.Cut(l, " -> ")
 			fdNum, _ := strconv.Atoi(n)
-			if link == canary || strings.Contains(link, "pidfd") || nsfs.MatchString(link) || fdNum > 3 && strings.HasPrefix(link, "pipe:") {
+			if leaked(fdNum, link) {
 				t.Errorf("the joined process holds %s; all its fds: %q", l, goStage)
 			}
 		}

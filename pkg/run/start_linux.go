@@ -48,6 +48,9 @@ type Options struct {
 	// ConsoleSize is the terminal size the container's pty gets before
 	// its command runs (with a terminal in the spec).
 	ConsoleSize *unix.Winsize
+	// CgroupDir, when set, is the cgroup v2 directory the init starts in
+	// (clone3 CLONE_INTO_CGROUP: no window outside it).
+	CgroupDir string
 }
 
 // initConfig is what the init process reads from configFd.
@@ -131,6 +134,14 @@ func Start(o Options) (_ *Process, retErr error) {
 		if o.Stderr != nil {
 			cmd.Stderr = o.Stderr
 		}
+	}
+	if o.CgroupDir != "" {
+		cg, err := os.Open(o.CgroupDir)
+		if err != nil {
+			return nil, fmt.Errorf("container cgroup: %w", err)
+		}
+		defer cg.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
 	}
 	var startErr error
 	onSpawnThread(func() { startErr = cmd.Start() })

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ctr-project/ctr/internal/testutil"
+	"github.com/ctr-project/ctr/pkg/cgroups"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -188,6 +189,9 @@ func scriptCondition(cond string) (bool, error) {
 		return os.Geteuid() == 0, nil
 	case "amd64", "arm64":
 		return runtime.GOARCH == cond, nil
+	case "cgroup2-delegated":
+		_, err := cgroups.OwnCgroup()
+		return err == nil, nil
 	}
 	if tool, ok := strings.CutPrefix(cond, "tool:"); ok {
 		_, err := exec.LookPath(tool)
