@@ -70,7 +70,8 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 		network, err = attachNetwork(c, pid, runDir)
 		return err
 	}
-	defer network.Close()
+	// A closure: network is set by BeforeExec, after this line.
+	defer func() { network.Close() }()
 	p, err := run.Start(ro)
 	if err != nil {
 		code := 125

@@ -8,11 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
+	"time"
 
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/rootless"
+	"golang.org/x/sys/unix"
 )
 
 // NetworkOptions are the network flags of run and create.
@@ -58,11 +59,11 @@ func checkNetworkOptions(n NetworkOptions, restart RestartPolicy) error {
 
 // netHandle is a container's attached network.
 type netHandle struct {
-	log      io.Closer
-	slirp    *netns.Slirp
-	pub      *netns.Publisher
-	pastaPid int
-	ports    []netns.PortMapping
+	log   io.Closer
+	slirp *netns.Slirp
+	pub   *netns.Publisher
+	pasta int // pidfd of pasta, -1 for none
+	ports []netns.PortMapping
 }
 
 // attachNetwork gives the network namespace of pid its user-mode network
@@ -70,7 +71,7 @@ type netHandle struct {
 // its command (run.Options.BeforeExec).
 func attachNetwork(c *Config, pid int, runDir string) (_ *netHandle, retErr error) {
 	log := openNetworkLog(runDir)
-	h := &netHandle{log: log}
+	h := &netHandle{log: log, pasta: -1}
 	defer func() {
 		if retErr != nil {
 			h.Close()
@@ -132,8 +133,13 @@ func attachNetwork(c *Config, pid int, runDir string) (_ *netHandle, retErr erro
 		if err != nil {
 			return nil, fmt.Errorf("pasta pid file: %w", err)
 		}
-		if h.pastaPid, err = netns.ReadPidFile(b); err != nil {
+		pastaPid, err := netns.ReadPidFile(b)
+		if err != nil {
 			return nil, err
+		}
+		// A pidfd, so that stopping it later cannot hit a reused pid.
+		if h.pasta, err = unix.PidfdOpen(pastaPid, 0); err != nil {
+			return nil, fmt.Errorf("pasta (pid %d) is gone: %w", pastaPid, err)
 		}
 		h.ports = ports
 	}
@@ -176,8 +182,9 @@ func (h *netHandle) helperDied() <-chan struct{} {
 }
 
 // Close detaches the network: slirp4netns exits by itself when its exit
-// fd closes; pasta is told to stop (it runs as the user, so a signal from
-// here is allowed).
+// fd closes; pasta is stopped (it runs as the user, so a signal from here
+// is allowed), and waited for so that its ports are free when Close
+// returns.
 func (h *netHandle) Close() {
 	if h == nil {
 		return
@@ -188,8 +195,10 @@ func (h *netHandle) Close() {
 	if h.slirp != nil {
 		h.slirp.Close()
 	}
-	if h.pastaPid > 0 {
-		_ = syscall.Kill(h.pastaPid, syscall.SIGTERM)
+	if h.pasta >= 0 {
+		stopPidfd(h.pasta, time.Second)
+		unix.Close(h.pasta)
+		h.pasta = -1
 	}
 	h.log.Close()
 }
@@ -243,3 +252,20 @@ func openNetworkLog(runDir string) io.WriteCloser {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// stopPidfd sends SIGTERM to the process, then SIGKILL if it has not
+// exited within grace. A pidfd becomes readable when its process exits.
+func stopPidfd(fd int, grace time.Duration) {
+	exited := func(d time.Duration) bool {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, int(d.Milliseconds()))
+		return err == nil && n > 0
+	}
+	if unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0) != nil {
+		return // gone already
+	}
+	if !exited(grace) {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		exited(grace)
+	}
+}
