@@ -56,6 +56,10 @@ func reportError(w io.Writer, err error) int {
 	if errors.As(err, &status) {
 		return status.code
 	}
+	if errors.Is(err, rootless.ErrRerun) {
+		// The host side runs the command again; that run reports.
+		return exitOK
+	}
 	fmt.Fprintf(w, "Error: %v\n", err)
 	if hint := hintFor(err); hint != "" {
 		fmt.Fprintln(w, hint)

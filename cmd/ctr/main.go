@@ -12,6 +12,7 @@ import (
 
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
+	_ "github.com/ctr-project/ctr/pkg/rootless/nsjoin" // joins a container's user or network namespace, before the Go runtime starts
 	"github.com/ctr-project/ctr/pkg/run"
 	_ "github.com/ctr-project/ctr/pkg/run/nsenter" // joins containers for run.Exec, before the Go runtime starts
 	"go.podman.io/storage/pkg/reexec"

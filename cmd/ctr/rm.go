@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ctr-project/ctr/pkg/engine"
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/spf13/cobra"
 )
@@ -17,16 +18,36 @@ const (
 )
 
 func newRmCommand(a *app) *cobra.Command {
-	var force, volumes bool
+	var force, volumes, all bool
 	cmd := &cobra.Command{
 		Use:   "rm [options] CONTAINER...",
 		Short: "Remove containers",
-		Long: "Remove containers by name, ID or unique ID prefix. A running container is removed only with\n" +
-			"--force, which kills it first.\n\n" +
+		Long: "Remove containers by name, ID or unique ID prefix, or all of them with --all. A running container\n" +
+			"is removed only with --force, which kills it first.\n\n" +
 			"EXIT STATUS: 0 all removed, 1 a container does not exist, 2 one is running, 125 other errors.",
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return &usageError{err: errors.New("specify containers or --all, not both or neither"), commandPath: cmd.CommandPath()}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withEngine(func(e *engine.Engine) error {
+				if all {
+					cs, err := e.Containers()
+					if err != nil {
+						return err
+					}
+					// Those that share another's network first: the
+					// owner cannot go while they exist.
+					for _, sharing := range []bool{true, false} {
+						for _, c := range cs {
+							if (c.Net.Mode == netns.ModeContainer) == sharing {
+								args = append(args, c.ID)
+							}
+						}
+					}
+				}
 				var errs []error
 				code := 0
 				for _, n := range args {
@@ -52,6 +73,7 @@ func newRmCommand(a *app) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all containers")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill and remove running containers")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the containers' anonymous volumes")
 	return needsUserNS(cmd, userNSRequired)

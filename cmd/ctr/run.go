@@ -39,7 +39,8 @@ func newRunCommand(a *app) *cobra.Command {
 		Short: "Run a command in a new container",
 		Long: "Create a container from an image and run a command in it in the foreground. The image is pulled\n" +
 			"when missing (--pull). ctr exits with the command's status.\n\n" +
-			"Networking: --network none (the default for now: only lo) or host (the user's network).\n\n" +
+			"Networking: a user-mode network with slirp4netns by default (or pasta), published ports with -p,\n" +
+			"none (only lo), host (the user's network) or container:NAME (share NAME's network namespace).\n\n" +
 			"EXIT STATUS: the command's status; 125 if ctr failed, 126 if the command cannot be invoked,\n" +
 			"127 if it was not found.",
 		Example: "  ctr run --rm busybox echo hello\n" +
@@ -58,6 +59,11 @@ func newRunCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.withEngine(func(e *engine.Engine) error {
+				// First of all, before anything is pulled or created: it
+				// may have to run again in another user namespace.
+				if err := e.EnterNetworkOwner(ro.Network.Config); err != nil {
+					return err
+				}
 				img, err := resolveWithProgress(cmd, a, e, ro)
 				if err != nil {
 					return err
@@ -194,8 +200,11 @@ func (o *runOptions) engineOptions(cmd *cobra.Command, a *app, args []string) (e
 	if err != nil {
 		return ro, usage(err)
 	}
-	if nc.Mode == netns.ModeContainer {
-		return ro, usage(fmt.Errorf("--network container:NAME is not supported yet: run the processes in one container, or publish ports to reach it"))
+	if nc.Mode == netns.ModeContainer && (len(o.publish) > 0 || o.publishAll) {
+		return ro, usage(fmt.Errorf("%w: -p and -P cannot be used with --network container:%s: publish the ports on %s", netns.ErrInvalidNetwork, nc.Container, nc.Container))
+	}
+	if nc.Mode == netns.ModeContainer && (len(o.dns) > 0 || len(o.dnsSearch) > 0 || len(o.dnsOptions) > 0 || len(o.addHosts) > 0) {
+		return ro, usage(fmt.Errorf("%w: --dns, --dns-search, --dns-option and --add-host cannot be used with --network container:%s: the container gets the resolv.conf and hosts of %s", netns.ErrInvalidNetwork, nc.Container, nc.Container))
 	}
 	ro.Network = engine.NetworkOptions{Config: nc, AddHosts: o.addHosts, NoHosts: o.noHosts,
 		DNS: netns.DNSOptions{Servers: o.dns, Search: o.dnsSearch, Options: o.dnsOptions}}

@@ -286,6 +286,13 @@ func (e *Engine) Remove(nameOrID string, o RemoveOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	deps, err := e.networkDependents(c)
+	if err != nil {
+		return "", err
+	}
+	if len(deps) > 0 {
+		return "", fmt.Errorf("%w: %s shares its network namespace with %s: remove them first", ErrHasDependents, c.Name, strings.Join(deps, ", "))
+	}
 	if c.Running() {
 		if !o.Force {
 			return "", fmt.Errorf("%w: %s: stop it first or use --force", ErrContainerRunning, c.Name)

@@ -146,6 +146,20 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 		}
 	}
 	so.Network = ociNetwork(o.Network.Config)
+	var shareEtc string
+	if o.Network.Config.Mode == netns.ModeContainer {
+		owner, err := e.networkOwner(o.Network.Config)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		// By ID: the owner may be renamed. The path is set again at
+		// every start (joinSharedNetNS); PID 0 never opens.
+		o.Network.Config.Container = owner.ID
+		so.NetNSPath = fmt.Sprintf("/proc/%d/ns/net", owner.State.Pid)
+		if shareEtc, err = e.store.ContainerRunDir(owner.ID); err != nil {
+			return nil, nil, "", err
+		}
+	}
 	if o.PublishAll {
 		exposed, err := netns.ExposedPorts(imgConfig.Config.ExposedPorts)
 		if err != nil {
@@ -187,7 +201,7 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if so.EtcFiles, err = writeEtcFiles(runDir, so.Hostname, name, o.Network); err != nil {
+	if so.EtcFiles, err = writeEtcFiles(runDir, so.Hostname, name, o.Network, shareEtc); err != nil {
 		return nil, nil, "", err
 	}
 	spec, err := oci.Generate(so)

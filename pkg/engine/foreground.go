@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
 	"github.com/ctr-project/ctr/pkg/storage"
@@ -58,6 +59,13 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 	}
 	if o.Interactive {
 		ro.Stdin = o.Stdin
+	}
+	if c.Net.Mode == netns.ModeContainer {
+		f, err := e.joinSharedNetNS(c, spec)
+		if err != nil {
+			return 125, err
+		}
+		defer f.Close()
 	}
 	// Catch signals before the container exists, so none is lost.
 	sigs := make(chan os.Signal, 32)

@@ -83,6 +83,9 @@ func (e *Engine) Start(nameOrID string, o StartOptions) (*Container, net.Conn, e
 		conn, err := e.attachStreams(c.ID)
 		return c, conn, err
 	}
+	if err := e.EnterNetworkOwner(c.Net); err != nil {
+		return c, nil, err
+	}
 	runDir, err := e.store.ContainerRunDir(c.ID)
 	if err != nil {
 		return nil, nil, err
@@ -331,6 +334,14 @@ func (m *monitor) start() error {
 			ro.Stdin = r
 			m.setStdin(w)
 		}
+	}
+	if m.c.Net.Mode == netns.ModeContainer {
+		f, err := m.e.joinSharedNetNS(&m.c.Config, m.spec)
+		if err != nil {
+			m.state.Error = err.Error()
+			return err
+		}
+		defer f.Close()
 	}
 	started := time.Now().UTC()
 	ro.BeforeExec = func(pid int) (err error) {

@@ -34,6 +34,8 @@ func ociNetwork(c netns.Config) string {
 		return oci.NetworkNone
 	case netns.ModeHost:
 		return oci.NetworkHost
+	case netns.ModeContainer:
+		return oci.NetworkJoin
 	}
 	return oci.NetworkPrivate
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -131,7 +132,7 @@ func Generate(o Options) (*specs.Spec, error) {
 		Hostname: o.Hostname,
 		Mounts:   mnts,
 		Linux: &specs.Linux{
-			Namespaces:    namespaces(o.Network),
+			Namespaces:    namespaces(o.Network, o.NetNSPath),
 			MaskedPaths:   append([]string(nil), maskedPaths...),
 			ReadonlyPaths: append([]string(nil), readonlyPaths...),
 		},
@@ -146,8 +147,12 @@ func Generate(o Options) (*specs.Spec, error) {
 func checkOptions(o Options) error {
 	switch o.Network {
 	case "", NetworkPrivate, NetworkNone, NetworkHost:
+	case NetworkJoin:
+		if !filepath.IsAbs(o.NetNSPath) {
+			return fmt.Errorf("%w: network mode %s needs the absolute path of a network namespace, not %q", ErrInvalidOptions, NetworkJoin, short(o.NetNSPath))
+		}
 	default:
-		return fmt.Errorf("%w: network mode %q: want %s, %s or %s", ErrInvalidOptions, short(o.Network), NetworkPrivate, NetworkNone, NetworkHost)
+		return fmt.Errorf("%w: network mode %q: want %s, %s, %s or %s", ErrInvalidOptions, short(o.Network), NetworkPrivate, NetworkNone, NetworkHost, NetworkJoin)
 	}
 	if o.MappedUIDs == 0 || o.MappedGIDs == 0 {
 		return fmt.Errorf("%w: MappedUIDs and MappedGIDs must say how many IDs the user namespace maps", ErrInvalidOptions)
@@ -195,9 +200,13 @@ func capabilities(set, added []string, uid uint32) *specs.LinuxCapabilities {
 
 // namespaces lists the namespaces the runtime creates. There is no user
 // namespace: ctr already runs inside its own.
-func namespaces(network string) []specs.LinuxNamespace {
+func namespaces(network, netnsPath string) []specs.LinuxNamespace {
 	ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
-	if network != NetworkHost {
+	switch network {
+	case NetworkHost:
+	case NetworkJoin:
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath})
+	default:
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	return append(ns,

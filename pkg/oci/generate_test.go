@@ -175,6 +175,26 @@ func TestNamespaces(t *testing.T) {
 			}
 		})
 	}
+	t.Run("network join", func(t *testing.T) {
+		s := mustGenerate(t, func(o *Options) { o.Network, o.NetNSPath = NetworkJoin, "/proc/42/ns/net" })
+		var got []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				got = append(got, ns)
+			}
+		}
+		want := []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/42/ns/net"}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("network namespaces = %v, want %v", got, want)
+		}
+		// Its own sysfs: the joined namespace belongs to the same user
+		// namespace, so it may mount one (unlike host).
+		for _, m := range s.Mounts {
+			if m.Destination == "/sys" && m.Type != "sysfs" {
+				t.Errorf("/sys is a %s mount, want sysfs", m.Type)
+			}
+		}
+	})
 }
 
 func TestOptionsRejected(t *testing.T) {
@@ -183,6 +203,8 @@ func TestOptionsRejected(t *testing.T) {
 		edit func(*Options)
 	}{
 		{"unknown network", func(o *Options) { o.Network = "bridge" }},
+		{"join without a path", func(o *Options) { o.Network = NetworkJoin }},
+		{"join a relative path", func(o *Options) { o.Network, o.NetNSPath = NetworkJoin, "ns/net" }},
 		{"no uid count", func(o *Options) { o.MappedUIDs = 0 }},
 		{"no gid count", func(o *Options) { o.MappedGIDs = 0 }},
 		{"long hostname", func(o *Options) { o.Hostname = strings.Repeat("h", 65) }},

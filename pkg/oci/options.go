@@ -15,6 +15,9 @@ const (
 	// NetworkHost shares ctr's network namespace: no network namespace is
 	// created and /sys is a read-only recursive bind of ctr's /sys.
 	NetworkHost = "host"
+	// NetworkJoin joins the existing network namespace at
+	// Options.NetNSPath (another container's: --network container:NAME).
+	NetworkJoin = "join"
 )
 
 // SeccompMode selects the seccomp filter of the container.
@@ -80,9 +83,12 @@ type Options struct {
 	// Terminal is -t: the process gets a pseudo-terminal and TERM=xterm.
 	Terminal bool
 
-	// Network is NetworkPrivate, NetworkNone or NetworkHost. "" means
-	// NetworkPrivate.
+	// Network is NetworkPrivate, NetworkNone, NetworkHost or NetworkJoin.
+	// "" means NetworkPrivate.
 	Network string
+	// NetNSPath is the network namespace NetworkJoin joins; the caller
+	// may set it again in the spec before each start.
+	NetNSPath string
 
 	// ReadOnly is --read-only: the root is read-only, and /tmp, /var/tmp and
 	// /run get tmpfs mounts as podman's default --read-only-tmpfs does.

@@ -33,7 +33,7 @@ const hostAgentFd = 4
 // agentRequest is one request to the host agent. A "signal" request
 // carries a pidfd as SCM_RIGHTS.
 type agentRequest struct {
-	Op     string   `json:"op"` // "signal", "run" or "result"
+	Op     string   `json:"op"` // "signal", "run", "result" or "rejoin"
 	Signal int      `json:"signal,omitempty"`
 	Args   []string `json:"args,omitempty"` // "run": argv; argv[0] must be an allowed helper
 	Result []byte   `json:"result,omitempty"`
@@ -49,9 +49,16 @@ type agentReply struct {
 // be started from the host side (see package netns).
 var hostHelpers = map[string]bool{"pasta": true}
 
+// agentState is what the child hands the host agent for Reexec: a result
+// (ReturnToHost), a request to run again elsewhere (RerunInUserNSOf).
+type agentState struct {
+	result atomic.Pointer[[]byte]
+	rejoin atomic.Int64 // a pidfd + 1; 0 for none
+}
+
 // serveHostAgent answers requests from the child until the socket closes.
-// A "result" request is stored in *result for Reexec to return.
-func serveHostAgent(sock *os.File, result *atomic.Pointer[[]byte], done chan<- struct{}) {
+// "result" and "rejoin" requests are kept in st for Reexec.
+func serveHostAgent(sock *os.File, st *agentState, done chan<- struct{}) {
 	defer close(done)
 	defer sock.Close()
 	buf := make([]byte, 64<<10)
@@ -68,7 +75,16 @@ func serveHostAgent(sock *os.File, result *atomic.Pointer[[]byte], done chan<- s
 		var reply agentReply
 		var req agentRequest
 		if json.Unmarshal(buf[:n], &req) == nil && req.Op == "result" {
-			result.Store(&req.Result)
+			st.result.Store(&req.Result)
+		} else if req.Op == "rejoin" && len(fds) == 1 {
+			// Keep the pidfd (the loop below closes what it got).
+			if fd, err := unix.FcntlInt(uintptr(fds[0]), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+				if old := st.rejoin.Swap(int64(fd) + 1); old != 0 {
+					unix.Close(int(old - 1))
+				}
+			} else {
+				reply = agentReply{Errno: int(unix.EMFILE), Error: err.Error()}
+			}
 		} else {
 			reply = serveRequest(buf[:n], fds)
 		}
@@ -211,6 +227,59 @@ func ReturnToHost(data []byte) error {
 		return errors.New(reply.Error)
 	}
 	return nil
+}
+
+// ErrRerun is returned by RerunInUserNSOf once the host side has agreed to
+// run the command again: the caller must exit at once, with no output and
+// no side effect, and the host-side ctr runs the whole command again in
+// the other user namespace.
+var ErrRerun = errors.New("the command runs again in another user namespace")
+
+// RerunInUserNSOf asks the host-side ctr to run this command again in the
+// user namespace of process pid (with that start time, when not zero)
+// instead of a new one. A container that shares another's network
+// namespace must start in the user namespace that owns it: a sibling
+// namespace, like the one each ctr invocation creates, may not join it.
+func RerunInUserNSOf(pid int, startTime uint64) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("open pid %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	if startTime != 0 {
+		if st, err := ProcessStartTime(pid); err != nil || st != startTime {
+			return fmt.Errorf("pid %d: %w", pid, unix.ESRCH)
+		}
+	}
+	if os.Getenv(envJoined) != "" {
+		return errors.New("already re-run in another user namespace once, and asked again (did the process exit and its PID get reused?)")
+	}
+	reply, err := askHost(agentRequest{Op: "rejoin"}, pidfd)
+	if err != nil {
+		return err
+	}
+	if reply.Errno != 0 {
+		return fmt.Errorf("host agent: %s", reply.Error)
+	}
+	return ErrRerun
+}
+
+// SameUserNS reports whether process pid is in this process's user
+// namespace.
+func SameUserNS(pid int) (bool, error) {
+	var own, other unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/user", &own); err != nil {
+		return false, err
+	}
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/user", &other); err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			// Denied: in our own namespace we would hold
+			// CAP_SYS_PTRACE over it.
+			return false, nil
+		}
+		return false, err
+	}
+	return own.Ino == other.Ino && own.Dev == other.Dev, nil
 }
 
 // HostAgentFile returns a duplicate of the agent socket for a child that

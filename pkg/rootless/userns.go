@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +30,14 @@ const envMode = "_CTR_USERNS_MODE"
 // syncFd is the child's end of the pipe the parent closes once the ID maps
 // are written (the first fd in ExtraFiles).
 const syncFd = 3
+
+// envJoined marks a child that joined an existing user namespace (see
+// RerunInUserNSOf) rather than getting a new one.
+const envJoined = "_CTR_USERNS_JOINED"
+
+// joinFd is the pidfd a joining child gets, after the agent socket; the
+// constructor in package nsjoin joins its user namespace.
+const joinFd = 5
 
 func inNamespace() bool { return os.Getenv(envMode) != "" }
 
@@ -64,13 +71,37 @@ type ReexecOptions struct {
 // namespace mapped as the plan says, waits for it and returns its exit
 // status (128+N when it died of signal N). Signals sent to this process are
 // forwarded, so `kill` and `timeout` reach the child.
+//
+// A child that calls RerunInUserNSOf is run once more, in the user
+// namespace of the process it named (and a new mount namespace): the
+// binary must import package nsjoin for that.
 func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	if plan.Mode == ModeRoot {
 		return 0, errors.New("reexec: root needs no user namespace")
 	}
+	code, rejoin, err := reexec(ctx, plan, opts, -1)
+	if rejoin < 0 {
+		return code, err
+	}
+	defer unix.Close(rejoin)
+	if err != nil || code != 0 {
+		return code, err // the child failed after asking: it said why
+	}
+	code, again, err := reexec(ctx, plan, opts, rejoin)
+	if again >= 0 {
+		unix.Close(again) // RerunInUserNSOf refuses a second time
+	}
+	return code, err
+}
+
+// reexec runs the child once: in a new user namespace, or joining the user
+// namespace of the process the pidfd join refers to (when not -1). It
+// returns the child's exit status and the pidfd of its rerun request, or
+// -1.
+func reexec(ctx context.Context, plan *Plan, opts ReexecOptions, join int) (code, rejoin int, err error) {
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return 0, -1, err
 	}
 	defer syncR.Close()
 	defer syncW.Close()
@@ -80,7 +111,7 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStdin(opts.Stdin), orWriter(opts.Stdout, os.Stdout), orWriter(opts.Stderr, os.Stderr)
 	agent, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("host agent socket: %w", err)
+		return 0, -1, fmt.Errorf("host agent socket: %w", err)
 	}
 	agentParent, agentChild := os.NewFile(uintptr(agent[0]), "host-agent"), os.NewFile(uintptr(agent[1]), "host-agent-child")
 	defer agentChild.Close()
@@ -98,7 +129,22 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 		// running unsupervised with our terminal.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if plan.Mode == ModeSingleID {
+	switch {
+	case join >= 0:
+		// The nsjoin constructor joins the user namespace (which gives
+		// every capability in it, and maps us as that namespace's owner
+		// is mapped) and unshares the mount namespace, before the Go
+		// runtime starts. Its maps exist already.
+		dup, err := unix.FcntlInt(uintptr(join), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return 0, -1, err
+		}
+		pidfd := os.NewFile(uintptr(dup), "join-pidfd")
+		defer pidfd.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, pidfd) // joinFd
+		cmd.Env = append(cmd.Env, fmt.Sprintf("_CTR_SETNS=%d:user", joinFd), "_CTR_SETNS_UNSHARE=mnt", envJoined+"=1")
+		cmd.SysProcAttr.Cloneflags, cmd.SysProcAttr.AmbientCaps = 0, nil
+	case plan.Mode == ModeSingleID:
 		// Without newuidmap only a single mapping of our own IDs is
 		// allowed, and setgroups must be denied first (user_namespaces(7));
 		// the Go runtime writes both before the child runs.
@@ -109,20 +155,20 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	if err := cmd.Start(); err != nil {
 		agentParent.Close()
 		if d := diagnoseUserNS("/proc/sys", err); d != nil {
-			return 0, d
+			return 0, -1, d
 		}
-		return 0, fmt.Errorf("start user namespace: %w", err)
+		return 0, -1, fmt.Errorf("start user namespace: %w", err)
 	}
 	syncR.Close()
 	agentChild.Close()
-	var result atomic.Pointer[[]byte]
+	var st agentState
 	agentDone := make(chan struct{})
-	go serveHostAgent(agentParent, &result, agentDone)
-	if plan.Mode == ModeSubIDs {
+	go serveHostAgent(agentParent, &st, agentDone)
+	if plan.Mode == ModeSubIDs && join < 0 {
 		if err := writeMaps(ctx, cmd.Process.Pid, plan); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			return 0, err
+			return 0, -1, err
 		}
 	}
 	syncW.Close() // the child proceeds
@@ -130,17 +176,19 @@ func Reexec(ctx context.Context, plan *Plan, opts ReexecOptions) (int, error) {
 	stop := forwardSignals(cmd.Process)
 	err = cmd.Wait()
 	stop()
-	code, err := exitStatus(cmd, err)
+	code, err = exitStatus(cmd, err)
 	// The agent ends when the child's end of the socket closes (a
 	// monitor may hold a copy: do not wait for it then).
 	select {
 	case <-agentDone:
 	case <-time.After(100 * time.Millisecond):
 	}
-	if r := result.Load(); opts.Result != nil && r != nil {
+	if r := st.result.Load(); opts.Result != nil && r != nil {
 		*opts.Result = *r
 	}
-	return code, err
+	// Requests are answered before the child goes on, so one made
+	// before it exited is here.
+	return code, int(st.rejoin.Swap(0) - 1), err
 }
 
 func writeMaps(ctx context.Context, pid int, plan *Plan) error {
@@ -237,6 +285,9 @@ func ChildInit() error {
 	sync.Close()
 	if err != nil {
 		return fmt.Errorf("wait for ID maps: %w", err)
+	}
+	if os.Getenv("_CTR_SETNS") != "" {
+		return errors.New("this binary cannot join a user namespace: it must import github.com/ctr-project/ctr/pkg/rootless/nsjoin")
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("the user namespace has no mapping for this process (the parent did not finish)")

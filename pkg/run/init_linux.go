@@ -45,6 +45,11 @@ func exitWithFailure(err error) {
 }
 
 func initContainer() error {
+	if os.Getenv("_CTR_SETNS") != "" {
+		// Without the constructor this process would run in the
+		// parent's network namespace instead of the one to share.
+		return errors.New("the container init cannot join a network namespace: its binary must import github.com/ctr-project/ctr/pkg/rootless/nsjoin")
+	}
 	cf := os.NewFile(configFd, "config")
 	var cfg initConfig
 	err := json.NewDecoder(cf).Decode(&cfg)

@@ -8,7 +8,8 @@ import (
 
 	"github.com/ctr-project/ctr/internal/testutil"
 	"github.com/ctr-project/ctr/pkg/rootless"
-	_ "github.com/ctr-project/ctr/pkg/run/nsenter" // Exec's C stage
+	_ "github.com/ctr-project/ctr/pkg/rootless/nsjoin" // the init joins a network namespace to share
+	_ "github.com/ctr-project/ctr/pkg/run/nsenter"     // Exec's C stage
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/reexec"
 )

@@ -135,6 +135,27 @@ func Start(o Options) (_ *Process, retErr error) {
 			cmd.Stderr = o.Stderr
 		}
 	}
+	var namespaces []specs.LinuxNamespace
+	if o.Spec.Linux != nil {
+		namespaces = o.Spec.Linux.Namespaces
+	}
+	for _, ns := range namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		if ns.Type != specs.NetworkNamespace {
+			return nil, fmt.Errorf("joining an existing %s namespace is not supported", ns.Type)
+		}
+		// The init joins it in package nsjoin's constructor, while it
+		// has one thread; cloneFlags leaves out CLONE_NEWNET.
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return nil, fmt.Errorf("network namespace to join: %w", err)
+		}
+		defer f.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("_CTR_SETNS=%d:net", 2+len(cmd.ExtraFiles)))
+	}
 	if o.CgroupDir != "" {
 		cg, err := os.Open(o.CgroupDir)
 		if err != nil {

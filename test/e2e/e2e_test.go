@@ -180,6 +180,15 @@ func setupScript(env *testscript.Env) error {
 	if d := os.Getenv("GOCOVERDIR"); d != "" {
 		env.Setenv("GOCOVERDIR", d)
 	}
+	// Containers a script leaves (it failed half-way, say) must not
+	// outlive it: their monitors would keep running after the tests.
+	env.Defer(func() {
+		cmd := exec.Command(ctrBin, "rm", "--force", "--all")
+		cmd.Env = env.Vars
+		if out, err := cmd.CombinedOutput(); err != nil {
+			env.T().Log("cleanup: ctr rm --force --all:", err, string(out))
+		}
+	})
 	return nil
 }
 
