@@ -176,17 +176,11 @@ func askHost(req agentRequest, fd int) (agentReply, error) {
 // If startTime is not zero, the process must have that start time
 // (/proc/PID/stat field 22), so a recycled PID is never signalled.
 func SignalFromHost(pid int, startTime uint64, sig syscall.Signal) error {
-	pidfd, err := unix.PidfdOpen(pid, 0)
+	pidfd, err := openPidfd(pid, startTime)
 	if err != nil {
-		return fmt.Errorf("open pid %d: %w", pid, err)
+		return fmt.Errorf("signal %w", err)
 	}
 	defer unix.Close(pidfd)
-	// Checked after the pidfd pins the process.
-	if startTime != 0 {
-		if st, err := ProcessStartTime(pid); err != nil || st != startTime {
-			return fmt.Errorf("signal pid %d: %w", pid, unix.ESRCH)
-		}
-	}
 	reply, err := askHost(agentRequest{Op: "signal", Signal: int(sig)}, pidfd)
 	if err != nil {
 		return err
@@ -195,6 +189,23 @@ func SignalFromHost(pid int, startTime uint64, sig syscall.Signal) error {
 		return fmt.Errorf("signal pid %d: %w", pid, syscall.Errno(reply.Errno))
 	}
 	return nil
+}
+
+// openPidfd opens a pidfd for pid. If startTime is not zero, the process
+// must have that start time (/proc/PID/stat field 22): it is checked once
+// the pidfd pins the process, so a recycled PID is never acted on.
+func openPidfd(pid int, startTime uint64) (int, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	if startTime != 0 {
+		if st, err := ProcessStartTime(pid); err != nil || st != startTime {
+			unix.Close(pidfd)
+			return -1, fmt.Errorf("pid %d: %w", pid, unix.ESRCH)
+		}
+	}
+	return pidfd, nil
 }
 
 // RunOnHost runs an allowed helper program (pasta) on the host side,
@@ -241,16 +252,11 @@ var ErrRerun = errors.New("the command runs again in another user namespace")
 // namespace must start in the user namespace that owns it: a sibling
 // namespace, like the one each ctr invocation creates, may not join it.
 func RerunInUserNSOf(pid int, startTime uint64) error {
-	pidfd, err := unix.PidfdOpen(pid, 0)
+	pidfd, err := openPidfd(pid, startTime)
 	if err != nil {
-		return fmt.Errorf("open pid %d: %w", pid, err)
+		return err
 	}
 	defer unix.Close(pidfd)
-	if startTime != 0 {
-		if st, err := ProcessStartTime(pid); err != nil || st != startTime {
-			return fmt.Errorf("pid %d: %w", pid, unix.ESRCH)
-		}
-	}
 	if os.Getenv(envJoined) != "" {
 		return errors.New("already re-run in another user namespace once, and asked again (did the process exit and its PID get reused?)")
 	}
