@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -191,19 +192,27 @@ func reexec(ctx context.Context, plan *Plan, opts ReexecOptions, join int) (code
 	return code, int(st.rejoin.Swap(0) - 1), err
 }
 
+// writeMaps runs newuidmap and newgidmap for pid, at the same time: they
+// are independent, and each costs a setuid-root process start.
 func writeMaps(ctx context.Context, pid int, plan *Plan) error {
-	for _, h := range []struct {
+	helpers := []struct {
 		path string
 		m    []specs.LinuxIDMapping
-	}{{plan.NewUIDMap, plan.UIDMap}, {plan.NewGIDMap, plan.GIDMap}} {
-		var stderr bytes.Buffer
-		c := exec.CommandContext(ctx, h.path, newIDMapArgs(pid, h.m)...)
-		c.Stderr = &stderr
-		if err := c.Run(); err != nil {
-			return &MapError{Helper: h.path, Output: strings.TrimSpace(stderr.String()), Err: err}
-		}
+	}{{plan.NewUIDMap, plan.UIDMap}, {plan.NewGIDMap, plan.GIDMap}}
+	errs := make([]error, len(helpers))
+	var wg sync.WaitGroup
+	for i, h := range helpers {
+		wg.Go(func() {
+			var stderr bytes.Buffer
+			c := exec.CommandContext(ctx, h.path, newIDMapArgs(pid, h.m)...)
+			c.Stderr = &stderr
+			if err := c.Run(); err != nil {
+				errs[i] = &MapError{Helper: h.path, Output: strings.TrimSpace(stderr.String()), Err: err}
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // MapError reports a failed newuidmap/newgidmap run.
