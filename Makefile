@@ -12,8 +12,9 @@ export CTR_BUILDTAGS = $(BUILDTAGS)
 
 all: build
 
+# ctr and, next to it, the container monitor it starts (ctr-monitor).
 build:
-	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o bin/ctr ./cmd/ctr
+	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/ctr ./cmd/ctr-monitor
 
 # Unit tests: any machine, any user, no network.
 test-unit:

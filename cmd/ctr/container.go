@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
@@ -285,7 +286,7 @@ func newLogsCommand(a *app) *cobra.Command {
 				o.Since = t
 			}
 			return a.withEngine(func(e *engine.Engine) error {
-				return e.Logs(cmd.Context(), args[0], o, func(l engine.LogLine) error {
+				return e.Logs(cmd.Context(), args[0], o, func(l container.LogLine) error {
 					w := a.stdout
 					if l.Stream == "stderr" {
 						w = a.stderr

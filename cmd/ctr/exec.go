@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/spf13/cobra"
@@ -73,7 +74,7 @@ func runPlan(cmd *cobra.Command, a *app, plan *engine.ExecPlan) error {
 	if err != nil {
 		return runError(err)
 	}
-	if errors.Is(err, engine.ErrNotRunning) {
+	if errors.Is(err, container.ErrNotRunning) {
 		return err
 	}
 	return exitStatus{code: code}

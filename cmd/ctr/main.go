@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/ctr-project/ctr/pkg/engine"
+	"github.com/ctr-project/ctr/pkg/monitor"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	_ "github.com/ctr-project/ctr/pkg/rootless/nsjoin" // joins a container's user or network namespace, before the Go runtime starts
 	"github.com/ctr-project/ctr/pkg/run"
@@ -20,11 +21,14 @@ import (
 
 func main() {
 	// Every re-exec of this binary (the user-namespace child, storage's
-	// untar and mount helpers) is dispatched here by argv[0].
+	// untar and mount helpers, a monitor's helper) is dispatched here by
+	// argv[0].
 	reexec.Register(rootless.ChildName, userNSChildMain)
 	reexec.Register(run.InitName, run.Init)
 	reexec.Register(run.ExecName, run.ExecInit)
-	reexec.Register(engine.MonitorName, engine.MonitorMain)
+	// Only when ctr-monitor is not installed next to ctr.
+	reexec.Register(monitor.Name, monitor.Main)
+	reexec.Register(monitor.HelperName, engine.HelperMain)
 	if reexec.Init() {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -102,7 +103,7 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 			state := c.Status()
 			out = append(out, psJSON{
 				AutoRemove: c.Remove, Command: c.Command, Created: c.Created.Unix(), CreatedAt: c.Created.Format(time.RFC3339Nano),
-				Exited: state == engine.StateExited, ExitedAt: unixOrZero(c.State.FinishedAt), ExitCode: c.State.ExitCode,
+				Exited: state == container.StateExited, ExitedAt: unixOrZero(c.State.FinishedAt), ExitCode: c.State.ExitCode,
 				ID: c.ID, Image: c.Image, ImageID: c.ImageID, Names: []string{c.Name}, Pid: c.State.Pid,
 				StartedAt: unixOrZero(c.State.StartedAt), State: state, Status: statusText(c),
 			})
@@ -151,7 +152,7 @@ func statusText(c *engine.Container) string {
 			s += " (network down)"
 		}
 		return s
-	case c.State.Status == engine.StateCreated:
+	case c.State.Status == container.StateCreated:
 		return "Created"
 	}
 	return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, units.HumanDuration(time.Since(c.State.FinishedAt)))

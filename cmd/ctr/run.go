@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
@@ -319,14 +320,14 @@ func (o *runOptions) engineOptions(cmd *cobra.Command, a *app, args []string) (e
 		}
 	}
 	ro.Spec = s
-	if ro.Restart, err = engine.ParseRestartPolicy(o.restart); err != nil {
+	if ro.Restart, err = container.ParseRestartPolicy(o.restart); err != nil {
 		return ro, usage(err)
 	}
 	if o.rm && ro.Restart.Name != "no" {
 		return ro, usage(errors.New("--rm and --restart cannot be combined"))
 	}
 	if o.healthCmd != "" {
-		h := &engine.HealthConfig{Test: []string{"/bin/sh", "-c", o.healthCmd}, Retries: o.healthRetries}
+		h := &container.HealthConfig{Test: []string{"/bin/sh", "-c", o.healthCmd}, Retries: o.healthRetries}
 		for _, d := range []struct {
 			flag, value string
 			dst         *time.Duration

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -37,7 +38,7 @@ func (e *Engine) dialAttach(id string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, done, err := socketPath(runDir, attachSocket)
+	path, done, err := container.SocketPath(runDir, container.AttachSocket)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (e *Engine) attachStreams(id string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFrame(conn, frameAttach, nil); err != nil {
+	if err := container.WriteFrame(conn, container.FrameAttach, nil); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (e *Engine) Attach(ctx context.Context, nameOrID string, o AttachOptions) (
 		return -1, err
 	}
 	if !c.Running() {
-		return -1, fmt.Errorf("%w: %s", ErrNotRunning, c.Name)
+		return -1, fmt.Errorf("%w: %s", container.ErrNotRunning, c.Name)
 	}
 	conn, err := e.attachStreams(c.ID)
 	if err != nil {
@@ -120,17 +121,17 @@ func (e *Engine) attachConn(ctx context.Context, c *Container, conn net.Conn, o 
 	var status int
 	go func() {
 		for {
-			typ, payload, err := readFrame(conn)
+			typ, payload, err := container.ReadFrame(conn)
 			if err != nil {
 				frames <- err
 				return
 			}
 			switch typ {
-			case frameStdout:
+			case container.FrameStdout:
 				_, _ = o.Stdout.Write(payload)
-			case frameStderr:
+			case container.FrameStderr:
 				_, _ = o.Stderr.Write(payload)
-			case frameExit:
+			case container.FrameExit:
 				if len(payload) == 4 {
 					status = int(int32(binary.BigEndian.Uint32(payload)))
 				}
@@ -183,12 +184,12 @@ func copyInput(conn net.Conn, in *os.File, detachKeys []byte, detached chan<- st
 			data = append(data, b)
 		}
 		if len(data) > 0 {
-			if err := writeFrame(conn, frameStdin, data); err != nil {
+			if err := container.WriteFrame(conn, container.FrameStdin, data); err != nil {
 				return
 			}
 		}
 		if err != nil {
-			_ = writeFrame(conn, frameEOF, nil)
+			_ = container.WriteFrame(conn, container.FrameEOF, nil)
 			return
 		}
 	}
@@ -202,5 +203,5 @@ func sendSize(conn net.Conn, tty *os.File) {
 	p := make([]byte, 4)
 	binary.BigEndian.PutUint16(p, ws.Row)
 	binary.BigEndian.PutUint16(p[2:], ws.Col)
-	_ = writeFrame(conn, frameResize, p)
+	_ = container.WriteFrame(conn, container.FrameResize, p)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
@@ -22,8 +23,9 @@ import (
 // symlink in the container, even one swapped in while the copy runs, can
 // never reach a host path (CVE-2018-15664, CVE-2019-10152). A running
 // container's root is mounted only in its monitor's mount namespace, so the
-// monitor does the container side of the copy; for a stopped container this
-// process mounts the root itself.
+// container side of the copy runs there: the monitor hands the connection
+// to the ctr binary (serveCopy, through HelperMain). For a stopped
+// container this process mounts the root itself.
 
 // CopyOptions configure a copy.
 type CopyOptions struct {
@@ -168,31 +170,22 @@ func untarIntoRoot(rootfs, path string, info archive.CopyInfo, content io.Reader
 	return chrootarchive.UntarWithRoot(prepared, dstDir, opts, rootfs)
 }
 
-// Copy frames on the monitor socket.
-const (
-	frameCopyOut  = 6 // client -> monitor: copyRequest; monitor replies frameCopyInfo, data, exit
-	frameCopyIn   = 7 // client -> monitor: copyRequest, then data frames and frameEOF
-	frameAttach   = 8 // client -> monitor: attach to the container's streams
-	frameError    = 9 // monitor -> client: the operation failed
-	frameCopyInfo = 10
-)
-
 func (e *Engine) remoteCopyOut(c *Container, path string) (archive.CopyInfo, io.ReadCloser, error) {
 	conn, err := e.dialAttach(c.ID)
 	if err != nil {
 		return archive.CopyInfo{}, nil, err
 	}
 	req, _ := json.Marshal(copyRequest{Path: path})
-	if err := writeFrame(conn, frameCopyOut, req); err != nil {
+	if err := container.WriteFrame(conn, container.FrameCopyOut, req); err != nil {
 		conn.Close()
 		return archive.CopyInfo{}, nil, err
 	}
-	typ, payload, err := readFrame(conn)
+	typ, payload, err := container.ReadFrame(conn)
 	if err != nil {
 		conn.Close()
 		return archive.CopyInfo{}, nil, err
 	}
-	if typ == frameError {
+	if typ == container.FrameError {
 		conn.Close()
 		return archive.CopyInfo{}, nil, errors.New(string(payload))
 	}
@@ -205,16 +198,16 @@ func (e *Engine) remoteCopyOut(c *Container, path string) (archive.CopyInfo, io.
 	go func() {
 		defer conn.Close()
 		for {
-			typ, payload, err := readFrame(conn)
+			typ, payload, err := container.ReadFrame(conn)
 			switch {
 			case err != nil:
 				pw.CloseWithError(err)
 				return
-			case typ == frameStdout:
+			case typ == container.FrameStdout:
 				if _, err := pw.Write(payload); err != nil {
 					return
 				}
-			case typ == frameError:
+			case typ == container.FrameError:
 				pw.CloseWithError(errors.New(string(payload)))
 				return
 			default:
@@ -233,14 +226,14 @@ func (e *Engine) remoteCopyIn(c *Container, path string, info archive.CopyInfo, 
 	}
 	defer conn.Close()
 	req, _ := json.Marshal(copyRequest{Path: path, Source: info, Archive: o.Archive})
-	if err := writeFrame(conn, frameCopyIn, req); err != nil {
+	if err := container.WriteFrame(conn, container.FrameCopyIn, req); err != nil {
 		return err
 	}
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := content.Read(buf)
 		if n > 0 {
-			if err := writeFrame(conn, frameStdin, buf[:n]); err != nil {
+			if err := container.WriteFrame(conn, container.FrameStdin, buf[:n]); err != nil {
 				return err
 			}
 		}
@@ -251,64 +244,67 @@ func (e *Engine) remoteCopyIn(c *Container, path string, info archive.CopyInfo, 
 			return rerr
 		}
 	}
-	if err := writeFrame(conn, frameEOF, nil); err != nil {
+	if err := container.WriteFrame(conn, container.FrameEOF, nil); err != nil {
 		return err
 	}
-	typ, payload, err := readFrame(conn)
+	typ, payload, err := container.ReadFrame(conn)
 	if err != nil {
 		return err
 	}
-	if typ == frameError {
+	if typ == container.FrameError {
 		return errors.New(string(payload))
 	}
 	return nil
 }
 
-// serveCopy runs a copy request on the monitor side.
-func (m *monitor) serveCopy(conn io.ReadWriter, typ byte, payload []byte) {
+// serveCopy runs the container side of a copy whose first frame was typ
+// with payload, for the running container whose root filesystem is
+// mounted at rootfs in this mount namespace (the monitor's). It answers
+// the client on conn, failures included, and returns them too.
+func serveCopy(conn io.ReadWriter, rootfs string, typ byte, payload []byte) error {
+	fail := func(err error) error {
+		_ = container.WriteFrame(conn, container.FrameError, []byte(err.Error()))
+		return err
+	}
 	var req copyRequest
 	if err := json.Unmarshal(payload, &req); err != nil {
-		_ = writeFrame(conn, frameError, []byte(err.Error()))
-		return
+		return fail(err)
 	}
-	if typ == frameCopyOut {
-		info, rc, err := tarFromRoot(m.rootfs, req.Path)
+	if typ == container.FrameCopyOut {
+		info, rc, err := tarFromRoot(rootfs, req.Path)
 		if err != nil {
-			_ = writeFrame(conn, frameError, []byte(err.Error()))
-			return
+			return fail(err)
 		}
 		defer rc.Close()
 		b, _ := json.Marshal(info)
-		if err := writeFrame(conn, frameCopyInfo, b); err != nil {
-			return
+		if err := container.WriteFrame(conn, container.FrameCopyInfo, b); err != nil {
+			return err
 		}
 		buf := make([]byte, 256<<10)
 		for {
 			n, err := rc.Read(buf)
 			if n > 0 {
-				if werr := writeFrame(conn, frameStdout, buf[:n]); werr != nil {
-					return
+				if werr := container.WriteFrame(conn, container.FrameStdout, buf[:n]); werr != nil {
+					return werr
 				}
 			}
 			if errors.Is(err, io.EOF) {
-				_ = writeFrame(conn, frameExit, make([]byte, 4))
-				return
+				return container.WriteFrame(conn, container.FrameExit, make([]byte, 4))
 			}
 			if err != nil {
-				_ = writeFrame(conn, frameError, []byte(err.Error()))
-				return
+				return fail(err)
 			}
 		}
 	}
 	pr, pw := io.Pipe()
 	go func() {
 		for {
-			t, data, err := readFrame(conn)
+			t, data, err := container.ReadFrame(conn)
 			if err != nil {
 				pw.CloseWithError(err)
 				return
 			}
-			if t == frameEOF {
+			if t == container.FrameEOF {
 				pw.Close()
 				return
 			}
@@ -317,14 +313,13 @@ func (m *monitor) serveCopy(conn io.ReadWriter, typ byte, payload []byte) {
 			}
 		}
 	}()
-	err := untarIntoRoot(m.rootfs, req.Path, req.Source, pr, req.Archive)
+	err := untarIntoRoot(rootfs, req.Path, req.Source, pr, req.Archive)
 	// The client may still be sending (tar padding after the end marker,
 	// or the rest after a failure): take all of it before answering, so it
 	// reads the answer instead of a broken pipe.
 	_, _ = io.Copy(io.Discard, pr)
 	if err != nil {
-		_ = writeFrame(conn, frameError, []byte(err.Error()))
-		return
+		return fail(err)
 	}
-	_ = writeFrame(conn, frameExit, make([]byte, 4))
+	return container.WriteFrame(conn, container.FrameExit, make([]byte, 4))
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/storage"
@@ -46,9 +47,9 @@ type RunOptions struct {
 	Spec oci.Options
 
 	// Restart is the restart policy of a detached container.
-	Restart RestartPolicy
+	Restart container.RestartPolicy
 	// Health is the healthcheck; nil for none.
-	Health *HealthConfig
+	Health *container.HealthConfig
 	// StopSignal is the signal `ctr stop` sends (default: the image's
 	// StopSignal, else SIGTERM); StopTimeout is how long stop waits
 	// before SIGKILL (default 10s).
@@ -97,7 +98,7 @@ func (e *Engine) ResolveImage(ctx context.Context, o RunOptions) (*storage.Image
 
 // Create makes a container without starting it; ctr create and run -d use
 // it. The image must come from ResolveImage.
-func (e *Engine) Create(img *storage.Image, o RunOptions) (*Config, error) {
+func (e *Engine) Create(img *storage.Image, o RunOptions) (*container.Config, error) {
 	c, _, _, err := e.create(img, o)
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func (e *Engine) Create(img *storage.Image, o RunOptions) (*Config, error) {
 }
 
 // create makes the container: its layer, mounted root, spec and files.
-func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.Spec, rootfs string, retErr error) {
+func (e *Engine) create(img *storage.Image, o RunOptions) (_ *container.Config, _ *specs.Spec, rootfs string, retErr error) {
 	imgConfig, err := e.store.ImageConfig(img)
 	if err != nil {
 		return nil, nil, "", err
@@ -230,13 +231,13 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 	labels := map[string]string{}
 	maps.Copy(labels, imgConfig.Config.Labels)
 	maps.Copy(labels, o.Labels)
-	cfg := &Config{
+	cfg := &container.Config{
 		ID: id, Name: name, Image: o.Image, ImageID: img.ID, Command: spec.Process.Args,
 		Created: time.Now().UTC(), Remove: o.Remove, Hostname: so.Hostname,
 		Terminal: so.Terminal, Interactive: o.Interactive, Init: o.Init,
 		Restart: o.Restart, Health: o.Health, StopSignal: stopSignal, StopTimeout: stopTimeout,
 		Labels: labels, Annotations: o.Annotations, LogMaxSize: o.LogMaxSize,
-		Network: o.Network.Config.Mode, Net: o.Network.Config, Ports: o.Network.Ports, Mounts: userMounts, Volumes: volRecord, User: spec.Process.User.UID, Env: spec.Process.Env,
+		Network: o.Network.Config.Mode, Net: o.Network.Config, Ports: o.Network.Ports, Mounts: mountRecords(userMounts), Volumes: volRecord, User: spec.Process.User.UID, Env: spec.Process.Env,
 		WorkingDir: spec.Process.Cwd, Entrypoint: imageOrNil(so.Entrypoint, imgConfig.Config.Entrypoint),
 	}
 	if err := e.saveConfig(cfg); err != nil {
@@ -246,12 +247,12 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *Config, _ *specs.S
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := e.store.WriteContainerFile(id, specFile, specJSON); err != nil {
+	if err := e.store.WriteContainerFile(id, container.SpecFile, specJSON); err != nil {
 		return nil, nil, "", err
 	}
 	// Copies for `ctr top`, which cannot reach a running container's root
 	// from another user namespace.
-	for name, b := range map[string][]byte{passwdCopy: so.Passwd, groupCopy: so.Group} {
+	for name, b := range map[string][]byte{container.PasswdCopy: so.Passwd, container.GroupCopy: so.Group} {
 		if err := e.store.WriteContainerFile(id, name, b); err != nil {
 			return nil, nil, "", err
 		}
@@ -325,9 +326,18 @@ func imageOrNil(override *string, image []string) []string {
 	return image
 }
 
+// mountRecords converts the user's mounts for the container's record.
+func mountRecords(mounts []oci.Mount) []container.Mount {
+	var out []container.Mount
+	for _, m := range mounts {
+		out = append(out, container.Mount(m))
+	}
+	return out
+}
+
 // removeAnonymous deletes anonymous volumes made for a container that
 // could not be created.
-func (e *Engine) removeAnonymous(vols []ContainerVolume) {
+func (e *Engine) removeAnonymous(vols []container.Volume) {
 	for _, v := range vols {
 		if v.Anonymous {
 			_ = e.volumes.Remove(v.Name, false)

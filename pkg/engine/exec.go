@@ -1,18 +1,16 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path"
 	"slices"
 	"strings"
-	"syscall"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
@@ -57,9 +55,9 @@ func (e *Engine) PlanExec(nameOrID string, o ExecOptions) (*ExecPlan, error) {
 		return nil, err
 	}
 	if !c.Running() {
-		return nil, fmt.Errorf("%w: %s: exec needs a running container (start it first)", ErrNotRunning, c.Name)
+		return nil, fmt.Errorf("%w: %s: exec needs a running container (start it first)", container.ErrNotRunning, c.Name)
 	}
-	b, err := e.store.ReadContainerFile(c.ID, specFile)
+	b, err := e.store.ReadContainerFile(c.ID, container.SpecFile)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +65,8 @@ func (e *Engine) PlanExec(nameOrID string, o ExecOptions) (*ExecPlan, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("container %s: spec: %w", c.Name, err)
 	}
-	passwd, _ := e.store.ReadContainerFile(c.ID, passwdCopy)
-	group, _ := e.store.ReadContainerFile(c.ID, groupCopy)
+	passwd, _ := e.store.ReadContainerFile(c.ID, container.PasswdCopy)
+	group, _ := e.store.ReadContainerFile(c.ID, container.GroupCopy)
 	p, err := execProcess(spec.Process, o, passwd, group)
 	if err != nil {
 		return nil, err
@@ -155,7 +153,7 @@ func setEnv(env []string, kv string) []string {
 // the process.
 func RunExecPlan(ctx context.Context, plan *ExecPlan, stdin, stdout, stderr *os.File) (int, error) {
 	if st, err := rootless.ProcessStartTime(plan.Pid); err != nil || st != plan.PidStart {
-		return -1, fmt.Errorf("%w: %s has stopped", ErrNotRunning, plan.Container)
+		return -1, fmt.Errorf("%w: %s has stopped", container.ErrNotRunning, plan.Container)
 	}
 	eo := run.ExecOptions{Pid: plan.Pid, Process: plan.Process, Seccomp: plan.Seccomp, Stdout: stdout, Stderr: stderr}
 	if plan.Interactive {
@@ -199,64 +197,4 @@ func RunExecPlan(ctx context.Context, plan *ExecPlan, stdin, stdout, stderr *os.
 		console.drain()
 	}
 	return code, err
-}
-
-// execForHealth runs a healthcheck command in the container from its
-// monitor (which shares the container's user namespace) and returns its
-// status and output.
-func execForHealth(ctx context.Context, spec *specs.Spec, pid int, args []string) (int, string, error) {
-	p, err := execProcess(spec.Process, ExecOptions{Args: args}, nil, nil)
-	if err != nil {
-		return -1, "", err
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return -1, "", err
-	}
-	defer r.Close()
-	eo := run.ExecOptions{Pid: pid, Process: p, Stdout: w, Stderr: w}
-	if spec.Linux != nil {
-		eo.Seccomp = spec.Linux.Seccomp
-	}
-	proc, err := run.Exec(eo)
-	w.Close()
-	if err != nil {
-		return -1, "", err
-	}
-	out := make(chan string, 1)
-	go func() {
-		// Keep the first 4 KiB; read the rest so the command never blocks.
-		var buf bytes.Buffer
-		_, _ = io.Copy(&capped{w: &buf, left: 4096}, r)
-		out <- buf.String()
-	}()
-	exited := make(chan int, 1)
-	go func() {
-		code, _ := proc.Wait()
-		exited <- code
-	}()
-	select {
-	case code := <-exited:
-		return code, <-out, nil
-	case <-ctx.Done():
-		_ = proc.Signal(syscall.SIGKILL)
-		<-exited
-		return -1, "", fmt.Errorf("healthcheck timed out")
-	}
-}
-
-// capped writes at most left bytes to w and swallows the rest.
-type capped struct {
-	w    io.Writer
-	left int
-}
-
-func (c *capped) Write(b []byte) (int, error) {
-	n := len(b)
-	if c.left > 0 {
-		k := min(c.left, len(b))
-		_, _ = c.w.Write(b[:k])
-		c.left -= k
-	}
-	return n, nil
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
+	"github.com/ctr-project/ctr/pkg/monitor"
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/run"
@@ -35,7 +37,7 @@ func (e *Engine) Run(ctx context.Context, img *storage.Image, o RunOptions) (int
 		// The process never ran (its network could not be set up, say):
 		// leave nothing half-created behind.
 		o.Remove = true
-		err = &StartError{Code: startFailureCode(err), Err: err}
+		err = &StartError{Code: monitor.StartFailureCode(err), Err: err}
 	}
 	if o.Remove {
 		if rmErr := e.store.DeleteContainer(c.ID); rmErr != nil && err == nil {
@@ -48,7 +50,7 @@ func (e *Engine) Run(ctx context.Context, img *storage.Image, o RunOptions) (int
 }
 
 // start runs the container's process and waits for it.
-func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions) (int, error) {
+func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o RunOptions) (int, error) {
 	runDir, err := e.store.ContainerRunDir(c.ID)
 	if err != nil {
 		return 0, err
@@ -73,9 +75,9 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 	defer signal.Stop(sigs)
 
 	started := time.Now().UTC()
-	var network *netHandle
+	var network *monitor.Network
 	ro.BeforeExec = func(pid int) (err error) {
-		network, err = attachNetwork(c, pid, runDir)
+		network, err = monitor.AttachNetwork(c, pid, runDir)
 		return err
 	}
 	// A closure: network is set by BeforeExec, after this line.
@@ -88,13 +90,11 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 		} else if errors.Is(err, run.ErrCannotExecute) {
 			code = 126
 		}
-		_ = e.saveState(c.ID, &State{Status: StateExited, ExitCode: code, StartedAt: started, FinishedAt: time.Now().UTC()})
+		_ = e.saveState(c.ID, &container.State{Status: container.StateExited, ExitCode: code, StartedAt: started, FinishedAt: time.Now().UTC()})
 		return code, err
 	}
-	st := State{Status: StateRunning, Pid: p.Pid, MonitorPid: os.Getpid(), StartedAt: started}
-	if network != nil {
-		st.Ports = network.ports
-	}
+	st := container.State{Status: container.StateRunning, Pid: p.Pid, MonitorPid: os.Getpid(), StartedAt: started}
+	st.Ports = network.Ports()
 	st.PidStart, _ = rootless.ProcessStartTime(p.Pid)
 	st.MonitorStart, _ = rootless.ProcessStartTime(os.Getpid())
 	if err := e.saveState(c.ID, &st); err != nil {
@@ -124,7 +124,7 @@ func (e *Engine) start(c *Config, spec *specs.Spec, rootfs string, o RunOptions)
 	if console != nil {
 		console.drain()
 	}
-	st.Status, st.ExitCode, st.FinishedAt = StateExited, code, time.Now().UTC()
+	st.Status, st.ExitCode, st.FinishedAt = container.StateExited, code, time.Now().UTC()
 	if err := e.saveState(c.ID, &st); err != nil && waitErr == nil {
 		waitErr = err
 	}

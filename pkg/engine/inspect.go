@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -29,19 +30,19 @@ type ContainerInspect struct {
 
 // InspectState is the State section.
 type InspectState struct {
-	Status     string    `json:"Status"`
-	Running    bool      `json:"Running"`
-	Paused     bool      `json:"Paused"`
-	Restarting bool      `json:"Restarting"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Dead       bool      `json:"Dead"`
-	Pid        int       `json:"Pid"`
-	ExitCode   int       `json:"ExitCode"`
-	Error      string    `json:"Error"`
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
-	Health     *Health   `json:"Health,omitempty"`
-	ConmonPid  int       `json:"ConmonPid"` // the monitor, in podman's name
+	Status     string            `json:"Status"`
+	Running    bool              `json:"Running"`
+	Paused     bool              `json:"Paused"`
+	Restarting bool              `json:"Restarting"`
+	OOMKilled  bool              `json:"OOMKilled"`
+	Dead       bool              `json:"Dead"`
+	Pid        int               `json:"Pid"`
+	ExitCode   int               `json:"ExitCode"`
+	Error      string            `json:"Error"`
+	StartedAt  time.Time         `json:"StartedAt"`
+	FinishedAt time.Time         `json:"FinishedAt"`
+	Health     *container.Health `json:"Health,omitempty"`
+	ConmonPid  int               `json:"ConmonPid"` // the monitor, in podman's name
 }
 
 // InspectMount is one user mount.
@@ -55,20 +56,20 @@ type InspectMount struct {
 
 // InspectConfig is the Config section.
 type InspectConfig struct {
-	Hostname    string            `json:"Hostname"`
-	User        string            `json:"User"`
-	Env         []string          `json:"Env"`
-	Cmd         []string          `json:"Cmd"`
-	Image       string            `json:"Image"`
-	WorkingDir  string            `json:"WorkingDir"`
-	Entrypoint  []string          `json:"Entrypoint"`
-	Labels      map[string]string `json:"Labels"`
-	Annotations map[string]string `json:"Annotations"`
-	StopSignal  string            `json:"StopSignal"`
-	StopTimeout int               `json:"StopTimeout"`
-	Tty         bool              `json:"Tty"`
-	OpenStdin   bool              `json:"OpenStdin"`
-	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"`
+	Hostname    string                  `json:"Hostname"`
+	User        string                  `json:"User"`
+	Env         []string                `json:"Env"`
+	Cmd         []string                `json:"Cmd"`
+	Image       string                  `json:"Image"`
+	WorkingDir  string                  `json:"WorkingDir"`
+	Entrypoint  []string                `json:"Entrypoint"`
+	Labels      map[string]string       `json:"Labels"`
+	Annotations map[string]string       `json:"Annotations"`
+	StopSignal  string                  `json:"StopSignal"`
+	StopTimeout int                     `json:"StopTimeout"`
+	Tty         bool                    `json:"Tty"`
+	OpenStdin   bool                    `json:"OpenStdin"`
+	Healthcheck *container.HealthConfig `json:"Healthcheck,omitempty"`
 }
 
 // InspectHostConfig is the HostConfig section.
@@ -107,7 +108,7 @@ func (e *Engine) Inspect(nameOrID string) (*ContainerInspect, error) {
 			Status: c.State.Status, Running: c.Running(), Pid: c.State.Pid, ExitCode: c.State.ExitCode,
 			Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt, Health: c.State.Health,
 			ConmonPid: c.State.MonitorPid,
-			Dead:      c.State.Status == StateExited && c.State.ExitCode == -1,
+			Dead:      c.State.Status == container.StateExited && c.State.ExitCode == -1,
 		},
 		Config: InspectConfig{
 			Hostname: c.Hostname, Env: c.Env, Cmd: c.Command, Image: c.Image, WorkingDir: c.WorkingDir,
@@ -126,11 +127,11 @@ func (e *Engine) Inspect(nameOrID string) (*ContainerInspect, error) {
 		ci.State.Pid = 0
 	}
 	ci.State.Status = c.Status()
-	ci.State.Paused = ci.State.Status == StatePaused
+	ci.State.Paused = ci.State.Status == container.StatePaused
 	if len(c.Command) > 0 {
 		ci.Path, ci.Args = c.Command[0], c.Command[1:]
 	}
-	if b, err := e.store.ReadContainerFile(c.ID, specFile); err == nil {
+	if b, err := e.store.ReadContainerFile(c.ID, container.SpecFile); err == nil {
 		var spec specs.Spec
 		if json.Unmarshal(b, &spec) == nil && spec.Process != nil {
 			ci.Config.User = userString(spec.Process.User)

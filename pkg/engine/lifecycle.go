@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctr-project/ctr/pkg/cgroups"
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,7 @@ func (e *Engine) Kill(nameOrID string, sig syscall.Signal) (*Container, error) {
 		return nil, err
 	}
 	if !c.Running() {
-		return c, fmt.Errorf("%w: %s", ErrNotRunning, c.Name)
+		return c, fmt.Errorf("%w: %s", container.ErrNotRunning, c.Name)
 	}
 	if err := rootless.SignalFromHost(c.State.Pid, c.State.PidStart, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
@@ -72,7 +73,7 @@ func (e *Engine) markStopped(id string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, stopMarker), os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, container.StopMarker), os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -110,18 +111,18 @@ func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
 		cur, err := e.Container(c.ID)
 		if err != nil {
 			// Removed (--rm) after it exited: the last status we saw.
-			if c.State.Status == StateExited {
+			if c.State.Status == container.StateExited {
 				return c.State.ExitCode, nil
 			}
 			return -1, err
 		}
 		c = cur
 		// With a restart policy the monitor lives on between runs.
-		if c.State.Status != StateRunning && !alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if c.State.Status != container.StateRunning && !container.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 			return c.State.ExitCode, nil
 		}
-		if c.State.Status == StateCreated {
-			return 0, fmt.Errorf("%w: %s was never started", ErrNotRunning, c.Name)
+		if c.State.Status == container.StateCreated {
+			return 0, fmt.Errorf("%w: %s was never started", container.ErrNotRunning, c.Name)
 		}
 		select {
 		case <-ctx.Done():
@@ -194,7 +195,7 @@ func (e *Engine) Pause(nameOrID string, pause bool) (*Container, error) {
 		return nil, err
 	}
 	if !c.Running() {
-		return c, fmt.Errorf("%w: %s", ErrNotRunning, c.Name)
+		return c, fmt.Errorf("%w: %s", container.ErrNotRunning, c.Name)
 	}
 	if c.State.CgroupDir == "" {
 		why := c.State.CgroupError

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 
+	"github.com/ctr-project/ctr/pkg/container"
+	"github.com/ctr-project/ctr/pkg/monitor"
 	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -53,7 +53,7 @@ func (e *Engine) EnterNetworkOwner(n netns.Config) error {
 		return err
 	}
 	if !owner.Running() {
-		return fmt.Errorf("%w: %s: start it first, its network namespace is shared (--network container:%s)", ErrNotRunning, owner.Name, n.Container)
+		return fmt.Errorf("%w: %s: start it first, its network namespace is shared (--network container:%s)", container.ErrNotRunning, owner.Name, n.Container)
 	}
 	if e.mode == rootless.ModeRoot {
 		return nil // no user namespaces: root may join any network namespace
@@ -68,46 +68,14 @@ func (e *Engine) EnterNetworkOwner(n netns.Config) error {
 	return rootless.RerunInUserNSOf(owner.State.MonitorPid, owner.State.MonitorStart)
 }
 
-// openSharedNetNS opens the network namespace of the container that c
-// shares, checking after the open that it is still the process the state
-// names (not a recycled PID).
-func (e *Engine) openSharedNetNS(c *Config) (*os.File, error) {
+// joinSharedNetNS points the spec's network namespace at the one c shares,
+// for one start; the caller closes the returned file after run.Start.
+func (e *Engine) joinSharedNetNS(c *container.Config, spec *specs.Spec) (*os.File, error) {
 	owner, err := e.networkOwner(c.Net)
 	if err != nil {
 		return nil, err
 	}
-	if !owner.Running() {
-		return nil, fmt.Errorf("%w: %s, whose network namespace %s shares", ErrNotRunning, owner.Name, c.Name)
-	}
-	pid := owner.State.Pid
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "ns", "net"))
-	if err != nil {
-		return nil, fmt.Errorf("network namespace of %s: %w", owner.Name, err)
-	}
-	if st, err := rootless.ProcessStartTime(pid); err != nil || st != owner.State.PidStart {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s (its process exited)", ErrNotRunning, owner.Name)
-	}
-	return f, nil
-}
-
-// joinSharedNetNS points the spec's network namespace at the one c shares,
-// for one start; the caller closes the returned file after run.Start.
-func (e *Engine) joinSharedNetNS(c *Config, spec *specs.Spec) (*os.File, error) {
-	f, err := e.openSharedNetNS(c)
-	if err != nil {
-		return nil, err
-	}
-	for i, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.NetworkNamespace {
-			// This process's fd: nothing can swap the namespace between
-			// the check above and the init's setns.
-			spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-			return f, nil
-		}
-	}
-	f.Close()
-	return nil, fmt.Errorf("container %s: its spec has no network namespace to share", c.Name)
+	return monitor.JoinNetNS(spec, c.Name, owner.Name, &owner.State)
 }
 
 // networkDependents lists the containers that share c's network namespace.

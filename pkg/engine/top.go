@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"golang.org/x/sys/unix"
 )
@@ -76,7 +77,7 @@ func (e *Engine) PlanTop(nameOrID string, descriptors []string) (*TopPlan, error
 		return nil, err
 	}
 	if !c.Running() {
-		return nil, fmt.Errorf("%w: %s", ErrNotRunning, c.Name)
+		return nil, fmt.Errorf("%w: %s", container.ErrNotRunning, c.Name)
 	}
 	if len(descriptors) == 0 {
 		descriptors = defaultTop
@@ -84,8 +85,8 @@ func (e *Engine) PlanTop(nameOrID string, descriptors []string) (*TopPlan, error
 	if _, err := topColumns(descriptors); err != nil {
 		return nil, err
 	}
-	passwd, _ := e.store.ReadContainerFile(c.ID, passwdCopy)
-	group, _ := e.store.ReadContainerFile(c.ID, groupCopy)
+	passwd, _ := e.store.ReadContainerFile(c.ID, container.PasswdCopy)
+	group, _ := e.store.ReadContainerFile(c.ID, container.GroupCopy)
 	return &TopPlan{Container: c.Name, Pid: c.State.Pid, PidStart: c.State.PidStart, Descriptors: descriptors, Passwd: passwd, Group: group}, nil
 }
 
@@ -109,7 +110,7 @@ func topColumns(descriptors []string) ([]topDescriptor, error) {
 // host side (or real root) to read the namespace links.
 func RunTop(plan *TopPlan) ([][]string, error) {
 	if st, err := rootless.ProcessStartTime(plan.Pid); err != nil || st != plan.PidStart {
-		return nil, fmt.Errorf("%w: %s has stopped", ErrNotRunning, plan.Container)
+		return nil, fmt.Errorf("%w: %s has stopped", container.ErrNotRunning, plan.Container)
 	}
 	cols, err := topColumns(plan.Descriptors)
 	if err != nil {

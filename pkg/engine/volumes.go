@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/oci"
 	"github.com/ctr-project/ctr/pkg/volume"
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -24,13 +25,6 @@ type VolumeMount struct {
 	Options []string
 }
 
-// ContainerVolume records a volume a container mounts.
-type ContainerVolume struct {
-	Name        string `json:"name"`
-	Destination string `json:"destination"`
-	Anonymous   bool   `json:"anonymous,omitempty"`
-}
-
 // Volumes returns the volume store.
 func (e *Engine) Volumes() *volume.Store { return e.volumes }
 
@@ -38,7 +32,7 @@ func (e *Engine) Volumes() *volume.Store { return e.volumes }
 // anonymous ones, and one for each image VOLUME nothing else covers),
 // copies image content into new ones as docker does, and returns the bind
 // mounts and the record for the container's config.
-func (e *Engine) prepareVolumes(rootfs string, requested []VolumeMount, imageVolumes map[string]struct{}, userMounts []oci.Mount) ([]oci.Mount, []ContainerVolume, error) {
+func (e *Engine) prepareVolumes(rootfs string, requested []VolumeMount, imageVolumes map[string]struct{}, userMounts []oci.Mount) ([]oci.Mount, []container.Volume, error) {
 	covered := map[string]bool{}
 	for _, m := range userMounts {
 		covered[m.Destination] = true
@@ -58,13 +52,13 @@ func (e *Engine) prepareVolumes(rootfs string, requested []VolumeMount, imageVol
 		}
 	}
 	var mounts []oci.Mount
-	var record []ContainerVolume
+	var record []container.Volume
 	for _, vm := range all {
 		v, err := e.volumes.Create(vm.Name, volume.CreateOptions{Anonymous: vm.Name == "", IgnoreExisting: true})
 		if err != nil {
 			return nil, record, err
 		}
-		record = append(record, ContainerVolume{Name: v.Name, Destination: vm.Destination, Anonymous: v.Anonymous})
+		record = append(record, container.Volume{Name: v.Name, Destination: vm.Destination, Anonymous: v.Anonymous})
 		if v.NeedsCopyUp {
 			if err := copyUp(rootfs, vm.Destination, v.Mountpoint); err != nil {
 				return nil, record, fmt.Errorf("volume %s: copy %s from the image: %w", v.Name, vm.Destination, err)

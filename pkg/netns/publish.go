@@ -75,7 +75,7 @@ func Publish(pid int, ports []PortMapping, stateDir string, log io.Writer) (_ *P
 	var out []PortMapping
 	for _, m := range ports {
 		if m.HostPort == 0 {
-			if m.HostPort, err = freePort(m); err != nil {
+			if m.HostPort, err = FreePort(m); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -91,8 +91,9 @@ func Publish(pid int, ports []PortMapping, stateDir string, log io.Writer) (_ *P
 	return p, out, nil
 }
 
-// freePort asks the kernel for a free port of the mapping's protocol.
-func freePort(m PortMapping) (uint16, error) {
+// FreePort asks the kernel for a free host port of the mapping's protocol
+// and address.
+func FreePort(m PortMapping) (uint16, error) {
 	host := net.JoinHostPort(m.HostIP, "0")
 	if m.Protocol == "udp" {
 		c, err := net.ListenPacket("udp", host)

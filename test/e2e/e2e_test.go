@@ -81,18 +81,19 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// buildCtr builds bin/ctr from this module into dir (as root, before the
-// tests re-run as the test user, who may have no Go toolchain).
+// buildCtr builds ctr and ctr-monitor from this module into dir, side by
+// side as ctr expects them (as root, before the tests re-run as the test
+// user, who may have no Go toolchain).
 func buildCtr(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	args := []string{"build", "-tags", buildTags(), "-o", filepath.Join(dir, "ctr")}
+	args := []string{"build", "-tags", buildTags(), "-o", dir + string(filepath.Separator)}
 	if os.Getenv("GOCOVERDIR") != "" {
 		args = append(args, "-cover", "-coverpkg=github.com/ctr-project/ctr/...")
 	}
-	cmd := exec.Command(gobin, append(args, "github.com/ctr-project/ctr/cmd/ctr")...)
+	cmd := exec.Command(gobin, append(args, "github.com/ctr-project/ctr/cmd/ctr", "github.com/ctr-project/ctr/cmd/ctr-monitor")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return err
