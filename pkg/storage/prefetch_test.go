@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/iotest"
@@ -31,9 +32,9 @@ func randomBlobs(sizes ...int) [][]byte {
 
 // budgetChecker wraps producer sources and checks, every time a producer
 // reads from the network, that inactive blobs hold no more than the budget:
-// everything the prefetcher accounts for, minus what the active blob has
-// queued, may exceed the budget only by the active producer's one
-// in-flight chunk.
+// everything the prefetcher accounts for, minus what the active blobs have
+// queued, may exceed the budget only by the active producers' in-flight
+// chunks.
 type budgetChecker struct {
 	p *prefetcher
 
@@ -44,9 +45,15 @@ type budgetChecker struct {
 
 func (c *budgetChecker) check() {
 	c.p.mu.Lock()
-	activeQueued := 0
-	for _, ch := range c.p.queues[c.p.active].chunks {
-		activeQueued += len(ch)
+	activeQueued, active := 0, 0
+	for _, q := range c.p.queues {
+		if !q.active {
+			continue
+		}
+		active++
+		for _, ch := range q.chunks {
+			activeQueued += len(ch)
+		}
 	}
 	inactive := c.p.used - activeQueued
 	used, budget := c.p.used, c.p.budget
@@ -55,9 +62,9 @@ func (c *budgetChecker) check() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.maxInactive = max(c.maxInactive, inactive)
-	if inactive > budget+prefetchChunk && c.violation == "" {
-		c.violation = fmt.Sprintf("used = %d with %d queued for the active blob: inactive blobs hold %d, want <= budget %d + one chunk",
-			used, activeQueued, inactive, budget)
+	if inactive > budget+active*prefetchChunk && c.violation == "" {
+		c.violation = fmt.Sprintf("used = %d with %d queued for %d active blobs: inactive blobs hold %d, want <= budget %d + %d chunks",
+			used, activeQueued, active, inactive, budget, active)
 	}
 }
 
@@ -405,5 +412,127 @@ func TestPrefetcherCancelUnblocksProducers(t *testing.T) {
 	}
 	if want := blobs[0][:activeAhead*chunk]; !bytes.Equal(got, want) {
 		t.Errorf("ReadAll(reader(0)) = %d bytes, want the %d bytes read before the cancel", len(got), len(want))
+	}
+}
+
+// consumeParallel reads the blobs as commitStaged does: workers consumers
+// at once, each taking the next blob in order.
+func consumeParallel(t *testing.T, p *prefetcher, n, workers int) (got [][]byte, errs []error) {
+	t.Helper()
+	got, errs = make([][]byte, n), make([]error, n)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, workers)
+		for i := range n {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				r := p.reader(i)
+				var b bytes.Buffer
+				// Small reads, as a decompressor does.
+				_, errs[i] = io.CopyBuffer(&b, struct{ io.Reader }{r}, make([]byte, 4096))
+				got[i] = b.Bytes()
+				r.Close()
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(deadlockTimeout):
+		t.Fatalf("consumers did not finish in %v (deadlock?)\n%s", deadlockTimeout, allStacks())
+	}
+	return got, errs
+}
+
+func TestPrefetcherParallelConsumers(t *testing.T) {
+	const chunk = prefetchChunk
+	for _, tt := range []struct {
+		name              string
+		budget            int
+		workers, parallel int
+	}{
+		{"two extractions, four downloads, budget of one chunk", chunk, 2, maxParallelBlobs},
+		{"three extractions, no budget", 0, 3, maxParallelBlobs},
+		{"more extractions than downloads", 2 * chunk, 4, 2},
+		{"large budget", 64 * chunk, 2, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sizes := []int{10, 3*chunk + 5, 0, (activeAhead + 2) * chunk, chunk / 2, 2 * chunk, 5, chunk + 1}
+			blobs := randomBlobs(sizes...)
+			p := newPrefetcher(len(blobs), tt.budget)
+			c := &budgetChecker{p: p}
+			wait := startProducers(t.Context(), p, tt.parallel, func(i int) (io.ReadCloser, error) {
+				return io.NopCloser(&checkedReader{r: bytes.NewReader(blobs[i]), c: c}), nil
+			})
+			got, errs := consumeParallel(t, p, len(blobs), tt.workers)
+			if !wait() {
+				t.Fatalf("producers did not finish\n%s", allStacks())
+			}
+			for i := range blobs {
+				if errs[i] != nil || !bytes.Equal(got[i], blobs[i]) {
+					t.Errorf("ReadAll(reader(%d)) = %d bytes, %v, want the %d bytes produced, nil", i, len(got[i]), errs[i], len(blobs[i]))
+				}
+			}
+			if c.violation != "" {
+				t.Error(c.violation)
+			}
+			if p.used != 0 {
+				t.Errorf("after everything was consumed p.used = %d, want 0", p.used)
+			}
+		})
+	}
+}
+
+func TestPrefetcherReaderClose(t *testing.T) {
+	const chunk = prefetchChunk
+	blobs := randomBlobs(40*chunk, 3*chunk)
+	p := newPrefetcher(len(blobs), 2*chunk)
+	wait := startProducers(t.Context(), p, 0, func(i int) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(blobs[i])), nil
+	})
+	r := p.reader(0)
+	head := make([]byte, chunk/2)
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, blobs[0][:len(head)]) {
+		t.Fatalf("reading the start of blob 0: %v", err)
+	}
+	// Giving up on blob 0 stops its producer (it would otherwise wait
+	// forever with a full queue) and returns what it queued.
+	r.Close()
+	if n, err := r.Read(head); n != 0 || !errors.Is(err, errReaderClosed) {
+		t.Errorf("Read after Close = %d, %v, want 0, %v", n, err, errReaderClosed)
+	}
+	got, err := io.ReadAll(p.reader(1))
+	if err != nil || !bytes.Equal(got, blobs[1]) {
+		t.Errorf("ReadAll(reader(1)) = %d bytes, %v, want %d bytes", len(got), err, len(blobs[1]))
+	}
+	if !wait() {
+		t.Fatalf("producers did not finish after Close\n%s", allStacks())
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !errors.Is(p.queues[0].err, errReaderClosed) || p.used != 0 {
+		t.Errorf("after Close: queue 0 err = %v, used = %d, want %v, 0", p.queues[0].err, p.used, errReaderClosed)
+	}
+}
+
+func TestPrefetcherAbort(t *testing.T) {
+	p := newPrefetcher(2, prefetchChunk)
+	errGone := errors.New("cancelled before the download started")
+	p.abort(1, errGone)
+	if _, err := io.ReadAll(p.reader(1)); !errors.Is(err, errGone) {
+		t.Errorf("ReadAll(aborted blob) error = %v, want %v", err, errGone)
+	}
+	// A finished blob keeps its own result.
+	go p.produce(t.Context(), 0, func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("data")), nil })
+	got, err := io.ReadAll(p.reader(0))
+	p.abort(0, errGone)
+	if err != nil || string(got) != "data" {
+		t.Errorf("ReadAll(reader(0)) = %q, %v, want \"data\", nil", got, err)
+	}
+	if _, err := io.ReadAll(p.reader(0)); err != nil {
+		t.Errorf("after abort of a finished blob, reading it again = %v, want nil (EOF)", err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -30,13 +29,6 @@ const (
 	maxConfigSize   = 4 << 20
 	maxIndexEntries = 1000
 )
-
-// prefetchBudget bounds the memory used for layers downloaded ahead of the
-// one being committed.
-const prefetchBudget = 128 << 20
-
-// maxParallelBlobs bounds the blob downloads open at once.
-const maxParallelBlobs = 4
 
 // PullOptions configure Pull.
 type PullOptions struct {
@@ -108,11 +100,15 @@ func (s *Store) Pull(ctx context.Context, ref Reference, opts PullOptions) (*Ima
 	if ua == "" {
 		ua = "ctr"
 	}
+	// One ping and token exchange for the whole pull: remote.Get takes the
+	// authenticated transport as is, and the layer blobs come through it.
+	sess, err := openRegistry(ctx, remoteRef.Context(), opts.Insecure, fileKeychain{files: authFiles}, ua)
+	if err != nil {
+		return nil, &RegistryError{Registry: ref.Domain(), Ref: ref.String(), Err: err}
+	}
 	ropts := []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithTransport(newTransport(opts.Insecure)),
-		remote.WithAuthFromKeychain(fileKeychain{files: authFiles}),
-		remote.WithUserAgent(ua),
+		remote.WithTransport(sess.rt),
 		remote.WithPlatform(*platform),
 	}
 
@@ -141,11 +137,11 @@ func (s *Store) Pull(ctx context.Context, ref Reference, opts PullOptions) (*Ima
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	return s.commitRemoteImage(ctx, ref, img, indexDigest, rawIndex, progress)
+	return s.commitRemoteImage(ctx, ref, sess, img, indexDigest, rawIndex, progress)
 }
 
-func (s *Store) commitRemoteImage(ctx context.Context, ref Reference, img v1.Image, indexDigest digest.Digest, rawIndex []byte,
-	progress func(PullEvent),
+func (s *Store) commitRemoteImage(ctx context.Context, ref Reference, sess *registrySession, img v1.Image, indexDigest digest.Digest,
+	rawIndex []byte, progress func(PullEvent),
 ) (_ *Image, retErr error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
@@ -182,10 +178,6 @@ func (s *Store) commitRemoteImage(ctx context.Context, ref Reference, img v1.Ima
 	manifestDigest := digest.FromBytes(rawManifest)
 	imageID := digest.FromBytes(rawConfig).Encoded()
 
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, &RegistryError{Registry: ref.Domain(), Ref: ref.String(), Err: err}
-	}
 	diffIDs := make([]digest.Digest, len(config.RootFS.DiffIDs))
 	for i, d := range config.RootFS.DiffIDs {
 		diffIDs[i] = digest.Digest(d.String())
@@ -195,7 +187,7 @@ func (s *Store) commitRemoteImage(ctx context.Context, ref Reference, img v1.Ima
 	}
 	chain := chainIDs(diffIDs)
 
-	created, err := s.fetchLayers(ctx, ref, manifest.Layers, layers, diffIDs, chain, progress)
+	created, err := s.fetchLayers(ctx, ref, sess, manifest.Layers, diffIDs, chain, progress)
 	defer func() {
 		if retErr != nil {
 			s.deleteLayers(created)
@@ -283,94 +275,35 @@ type imageMetadata struct {
 	Platform string `json:"platform,omitempty"`
 }
 
-// fetchLayers downloads the missing layers in parallel and commits them in
-// order. It returns the IDs of the layers it created.
-func (s *Store) fetchLayers(ctx context.Context, ref Reference, descs []v1.Descriptor, layers []v1.Layer,
+// fetchLayers commits the layers that are not in the store yet (by chain
+// ID) and returns the IDs of the layers it created.
+func (s *Store) fetchLayers(ctx context.Context, ref Reference, sess *registrySession, descs []v1.Descriptor,
 	diffIDs, chain []digest.Digest, progress func(PullEvent),
-) (created []string, retErr error) {
-	need := make([]bool, len(layers))
-	var missing []int
-	for i := range layers {
-		if _, err := s.s.Layer(chain[i].Encoded()); err == nil {
+) ([]string, error) {
+	var srcs []layerSource
+	for i := range descs {
+		id := chain[i].Encoded()
+		if _, err := s.s.Layer(id); err == nil {
 			progress(PullEvent{Kind: PullLayerExists, Digest: descs[i].Digest.String()})
 			continue
 		}
-		need[i] = true
-		missing = append(missing, i)
-	}
-	if len(missing) == 0 {
-		return nil, nil
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	pf := newPrefetcher(len(layers), prefetchBudget)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		pf.wake()
-		wg.Wait()
-	}()
-	wg.Go(func() {
-		slots := make(chan struct{}, maxParallelBlobs)
-		for _, i := range missing {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				d := descs[i]
-				pf.produce(ctx, i, func() (io.ReadCloser, error) {
-					rc, err := layers[i].Compressed()
-					if err != nil {
-						return nil, &RegistryError{Registry: ref.Domain(), Ref: ref.String(), Err: fmt.Errorf("fetch layer %s: %w", d.Digest, err)}
-					}
-					progress(PullEvent{Kind: PullLayerStart, Digest: d.Digest.String(), Total: d.Size})
-					return newVerifyingReader(rc, d.Digest, d.Size, func(n int64) {
-						progress(PullEvent{Kind: PullLayerBytes, Digest: d.Digest.String(), Total: d.Size, Current: n})
-					}), nil
-				})
-			})
-		}
-	})
-
-	for i := range layers {
-		if !need[i] {
-			continue
-		}
-		id := chain[i].Encoded()
 		parent := ""
 		if i > 0 {
 			parent = chain[i-1].Encoded()
 		}
-		r := pf.reader(i)
-		layer, _, err := s.s.PutLayer(id, parent, nil, "", false, nil, r)
-		if errors.Is(err, cstorage.ErrDuplicateID) {
-			// A concurrent pull committed it first.
-			_, _ = io.Copy(io.Discard, r)
-			layer, err = s.s.Layer(id)
-		} else if err == nil {
-			created = append(created, id)
-		}
-		if err != nil {
-			// Corrupt data usually breaks decompression before the digest
-			// can be checked at the end; read on to name the real cause.
-			if _, derr := io.Copy(io.Discard, r); errors.Is(derr, ErrDigestMismatch) {
-				err = derr
-			}
-			return created, fmt.Errorf("layer %s: %w", descs[i].Digest, err)
-		}
-		if layer.UncompressedDigest != diffIDs[i] {
-			return created, fmt.Errorf("layer %s: %w: content has DiffID %s, the config says %s",
-				descs[i].Digest, ErrDigestMismatch, layer.UncompressedDigest, diffIDs[i])
-		}
-		if layer.CompressedDigest != "" && layer.CompressedDigest.String() != descs[i].Digest.String() {
-			return created, fmt.Errorf("layer %s: %w: received %s", descs[i].Digest, ErrDigestMismatch, layer.CompressedDigest)
-		}
-		progress(PullEvent{Kind: PullLayerDone, Digest: descs[i].Digest.String()})
+		d := descs[i]
+		srcs = append(srcs, layerSource{
+			blob: d.Digest, size: d.Size, diffID: diffIDs[i], id: id, parent: parent,
+			open: func(ctx context.Context) (io.ReadCloser, error) {
+				rc, err := sess.openBlob(ctx, d.Digest, d.Size)
+				if err != nil {
+					return nil, &RegistryError{Registry: ref.Domain(), Ref: ref.String(), Err: fmt.Errorf("fetch layer %s: %w", d.Digest, err)}
+				}
+				return rc, nil
+			},
+		})
 	}
-	return created, nil
+	return s.commitLayers(ctx, srcs, progress)
 }
 
 // ErrDigestMismatch is matched by errors.Is when content does not match the
@@ -508,9 +441,12 @@ func (e *RegistryError) Error() string {
 
 func (e *RegistryError) Unwrap() error { return e.Err }
 
-// verifyingReader checks a blob against its descriptor as it streams.
-// go-containerregistry verifies too, but reports a mismatch only as text;
-// this check gives callers ErrDigestMismatch to test for.
+// verifyingReader checks a blob against its descriptor as it streams: it is
+// the one digest and size check of a layer blob (ctr downloads layer blobs
+// itself, see registrySession), and gives callers ErrDigestMismatch to test
+// for. It fails as soon as more bytes than declared arrive. Its verdict is
+// sticky: whoever reads after a failure (a drain after a decompressor gave
+// up) gets the same error, never a clean EOF.
 type verifyingReader struct {
 	r      io.ReadCloser
 	h      hash.Hash
@@ -518,6 +454,7 @@ type verifyingReader struct {
 	size   int64
 	n      int64
 	report func(int64)
+	err    error // the verdict, repeated to every later Read
 }
 
 func newVerifyingReader(r io.ReadCloser, want v1.Hash, size int64, report func(int64)) *verifyingReader {
@@ -525,6 +462,17 @@ func newVerifyingReader(r io.ReadCloser, want v1.Hash, size int64, report func(i
 }
 
 func (v *verifyingReader) Read(b []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.read(b)
+	if err != nil && !errors.Is(err, io.EOF) {
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *verifyingReader) read(b []byte) (int, error) {
 	n, err := v.r.Read(b)
 	v.h.Write(b[:n])
 	v.n += int64(n)

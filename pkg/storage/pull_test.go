@@ -330,3 +330,18 @@ func TestRegistryError(t *testing.T) {
 		t.Errorf("errors.Is(%v, %v) = false, want true", err, cause)
 	}
 }
+
+func TestVerifyingReaderVerdictIsSticky(t *testing.T) {
+	content := []byte("layer data")
+	v := newVerifyingReader(io.NopCloser(bytes.NewReader([]byte("LAYER DATA"))), sha256Hash(content), int64(len(content)), func(int64) {})
+	if _, err := io.ReadAll(v); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("ReadAll = %v, want ErrDigestMismatch", err)
+	}
+	// Whoever reads next (a drain after a decompressor gave up) must get
+	// the same verdict, not a clean EOF.
+	for range 2 {
+		if n, err := v.Read(make([]byte, 8)); n != 0 || !errors.Is(err, ErrDigestMismatch) {
+			t.Errorf("Read after the mismatch = %d, %v, want 0, ErrDigestMismatch", n, err)
+		}
+	}
+}
