@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -134,18 +133,7 @@ func startContainer(t *testing.T, singleID bool) *testContainer {
 	hostnameFile := filepath.Join(dir, "hostname")
 	writeFile(t, hostnameFile, []byte("exectest\n"))
 
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := rootless.PlanConfig{UID: os.Getuid(), GID: os.Getgid(), User: u.Username}
-	if singleID {
-		cfg.SubUIDFile, cfg.SubGIDFile = os.DevNull, os.DevNull
-	}
-	plan, err := rootless.NewPlan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := testutil.UserPlan(t, singleID)
 	if plan.Mode == rootless.ModeRoot {
 		t.Skip("skipping: runs rootless only")
 	}

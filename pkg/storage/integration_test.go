@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -91,18 +90,7 @@ func inUserNS(t *testing.T, singleID bool) bool {
 		t.Skip("skipping: runs rootless only (as root, go test re-runs the tests as the test user)")
 	}
 	testutil.RequireUserNS(t)
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := rootless.PlanConfig{UID: os.Getuid(), GID: os.Getgid(), User: u.Username}
-	if singleID {
-		cfg.SubUIDFile, cfg.SubGIDFile = os.DevNull, os.DevNull
-	}
-	plan, err := rootless.NewPlan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := testutil.UserPlan(t, singleID)
 	if !singleID && plan.Mode != rootless.ModeSubIDs {
 		t.Skipf("skipping: %s", plan.Degraded)
 	}
