@@ -17,5 +17,7 @@
 //
 // The package knows nothing of registries, storage or networking helpers:
 // the caller passes a rootfs path and a spec, and wires the network itself.
-// It never needs cgroups.
+// It needs no cgroups; a caller that has one may start the init in it
+// (Options.CgroupDir). A network namespace given by path in the spec is
+// joined by the init in package nsjoin's constructor.
 package run
