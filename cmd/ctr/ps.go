@@ -155,6 +155,10 @@ func statusText(c *engine.Container) string {
 	case c.State.Status == container.StateCreated:
 		return "Created"
 	}
+	if c.State.FinishedAt.IsZero() {
+		// Its monitor died without recording the end: no time known.
+		return fmt.Sprintf("Exited (%d)", c.State.ExitCode)
+	}
 	return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, units.HumanDuration(time.Since(c.State.FinishedAt)))
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctr-project/ctr/pkg/cgroups"
 	"github.com/ctr-project/ctr/pkg/container"
+	"github.com/ctr-project/ctr/pkg/monitor"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/ctr-project/ctr/pkg/volume"
@@ -162,6 +163,13 @@ func (e *Engine) Remove(nameOrID string, o RemoveOptions) (string, error) {
 			return "", err
 		}
 		waitGone(c.State.MonitorPid, c.State.MonitorStart, 10*time.Second)
+	}
+	// Its run directory goes with it: the last chance to find a pasta
+	// that a killed monitor left running.
+	if runDir, err := e.store.ContainerRunDir(c.ID); err == nil {
+		if err := monitor.StopStalePasta(runDir); err != nil {
+			return "", err
+		}
 	}
 	if err := e.store.DeleteContainer(c.ID); err != nil {
 		return "", err

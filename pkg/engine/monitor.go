@@ -63,6 +63,10 @@ func (e *Engine) Start(nameOrID string, o StartOptions) (_ *Container, _ net.Con
 	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
 		return nil, nil, err
 	}
+	// A pasta left by a monitor that was killed would hold the ports.
+	if err := monitor.StopStalePasta(cfg.RunDir); err != nil {
+		return nil, nil, err
+	}
 	if c.Net.Mode == netns.ModeContainer {
 		owner, err := e.networkOwner(c.Net)
 		if err != nil {

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +20,12 @@ import (
 // Network is a container's attached user-mode network. A foreground
 // `ctr run` attaches one the same way as the monitor.
 type Network struct {
-	log   io.Closer
-	slirp *netns.Slirp
-	pub   *netns.Publisher
-	pasta int // pidfd of pasta, -1 for none
-	ports []netns.PortMapping
+	log    io.Closer
+	slirp  *netns.Slirp
+	pub    *netns.Publisher
+	pasta  int // pidfd of pasta, -1 for none
+	runDir string
+	ports  []netns.PortMapping
 }
 
 // AttachNetwork gives the network namespace of pid the user-mode network
@@ -33,7 +35,7 @@ type Network struct {
 // needs no network).
 func AttachNetwork(c *container.Config, pid int, runDir string) (_ *Network, retErr error) {
 	log := openNetworkLog(runDir)
-	h := &Network{log: log, pasta: -1}
+	h := &Network{log: log, pasta: -1, runDir: runDir}
 	defer func() {
 		if retErr != nil {
 			h.Close()
@@ -82,7 +84,7 @@ func AttachNetwork(c *container.Config, pid int, runDir string) (_ *Network, ret
 				ports[i].HostPort = p
 			}
 		}
-		pidFile := filepath.Join(runDir, "pasta.pid")
+		pidFile := filepath.Join(runDir, pastaPidFile)
 		_ = os.Remove(pidFile)
 		args := append([]string{"pasta"}, netns.PastaArgs(pid, c.Net, ports, pidFile)...)
 		if _, err := rootless.RunOnHost(args...); err != nil {
@@ -143,6 +145,7 @@ func (h *Network) Close() {
 		stopPidfd(h.pasta, time.Second)
 		unix.Close(h.pasta)
 		h.pasta = -1
+		_ = os.Remove(filepath.Join(h.runDir, pastaPidFile))
 	}
 	h.log.Close()
 }
@@ -160,6 +163,41 @@ func openNetworkLog(runDir string) io.WriteCloser {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// pastaPidFile is where pasta writes its pid, in the run directory.
+const pastaPidFile = "pasta.pid"
+
+// StopStalePasta stops the pasta of a container whose monitor died without
+// stopping it (killed with SIGKILL): pasta runs outside the container's
+// namespaces and is nobody's child, so it would keep the published ports
+// open for good. It acts only on a process whose command line names this
+// run directory's pid file, never on an unrelated process with a recycled
+// pid. No pid file, or no such process, is not an error.
+func StopStalePasta(runDir string) error {
+	pidFile := filepath.Join(runDir, pastaPidFile)
+	b, err := os.ReadFile(pidFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pid, err := netns.ReadPidFile(b)
+	if err != nil {
+		return nil // a half-written file: pasta never got going
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil // gone
+	}
+	defer unix.Close(fd)
+	// Checked once the pidfd pins the process.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err == nil && bytes.Contains(cmdline, []byte("\x00"+pidFile+"\x00")) {
+		stopPidfd(fd, time.Second)
+	}
+	return os.Remove(pidFile)
+}
 
 // stopPidfd sends SIGTERM to the process, then SIGKILL if it has not
 // exited within grace. A pidfd becomes readable when its process exits.
