@@ -155,7 +155,8 @@ func RunExecPlan(ctx context.Context, plan *ExecPlan, stdin, stdout, stderr *os.
 	if st, err := rootless.ProcessStartTime(plan.Pid); err != nil || st != plan.PidStart {
 		return -1, fmt.Errorf("%w: %s has stopped", container.ErrNotRunning, plan.Container)
 	}
-	eo := run.ExecOptions{Pid: plan.Pid, Process: plan.Process, Seccomp: plan.Seccomp, Stdout: stdout, Stderr: stderr}
+	eo := run.ExecOptions{Pid: plan.Pid, Process: plan.Process, Seccomp: plan.Seccomp, Stdout: stdout, Stderr: stderr,
+		Executable: runtimeExecutable()}
 	if plan.Interactive {
 		eo.Stdin = stdin
 	}

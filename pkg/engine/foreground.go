@@ -55,7 +55,8 @@ func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o R
 	if err != nil {
 		return 0, err
 	}
-	ro := run.Options{Rootfs: rootfs, Spec: spec, Init: o.Init, Stdout: o.Stdout, Stderr: o.Stderr, Scratch: filepath.Join(runDir, "scratch")}
+	ro := run.Options{Rootfs: rootfs, Spec: spec, Init: o.Init, Stdout: o.Stdout, Stderr: o.Stderr, Scratch: filepath.Join(runDir, "scratch"),
+		Executable: runtimeExecutable()}
 	if spec.Process.Terminal {
 		ro.ConsoleSize = terminalSize(o.Stdin, o.Stdout)
 	}

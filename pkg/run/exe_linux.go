@@ -25,42 +25,45 @@ import (
 // overlay cannot use as a lower layer. runc does the same (libcontainer/exeseal).
 
 var (
-	sealedOnce sync.Once
-	sealedExe  *os.File
-	sealedErr  error
+	sealedMu  sync.Mutex
+	sealedExe = map[string]*os.File{}
 )
 
-// sealedExecutable returns an O_PATH handle on a read-only copy of this
-// process's executable, made once per process. Its fd number is high so
-// that the dup2 of extra files into 3, 4, ... in the child cannot clobber
-// it before the execve that uses it.
-func sealedExecutable(scratch string) (*os.File, error) {
-	sealedOnce.Do(func() {
-		f, err := overlayExecutable(scratch)
-		if err != nil {
-			f, err = memfdExecutable()
-			if err != nil {
-				sealedErr = fmt.Errorf("seal the init executable: %w", err)
-				return
-			}
+// sealedExecutable returns an O_PATH handle on a read-only copy of the
+// executable at path ("" for this process's own), made once per process
+// and path. Its fd number is high so that the dup2 of extra files into 3,
+// 4, ... in the child cannot clobber it before the execve that uses it.
+func sealedExecutable(scratch, path string) (*os.File, error) {
+	sealedMu.Lock()
+	defer sealedMu.Unlock()
+	if f := sealedExe[path]; f != nil {
+		return f, nil
+	}
+	exe := path
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("seal the init executable: %w", err)
 		}
-		high, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100)
-		f.Close()
-		if err != nil {
-			sealedErr = fmt.Errorf("seal the init executable: %w", err)
-			return
+	}
+	f, err := overlayExecutable(scratch, exe)
+	if err != nil {
+		if f, err = memfdExecutable(exe); err != nil {
+			return nil, fmt.Errorf("seal the init executable: %w", err)
 		}
-		sealedExe = os.NewFile(uintptr(high), "ctr-init")
-	})
-	return sealedExe, sealedErr
+	}
+	high, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("seal the init executable: %w", err)
+	}
+	sealedExe[path] = os.NewFile(uintptr(high), "ctr-init")
+	return sealedExe[path], nil
 }
 
-func overlayExecutable(scratch string) (_ *os.File, retErr error) {
-	exe, err := os.Executable()
+func overlayExecutable(scratch, exe string) (_ *os.File, retErr error) {
+	exe, err := filepath.EvalSymlinks(exe)
 	if err != nil {
-		return nil, err
-	}
-	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return nil, err
 	}
 	dir, name := filepath.Split(exe)
@@ -97,8 +100,8 @@ func overlayExecutable(scratch string) (_ *os.File, retErr error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-func memfdExecutable() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+func memfdExecutable(exe string) (*os.File, error) {
+	src, err := os.Open(exe)
 	if err != nil {
 		return nil, err
 	}

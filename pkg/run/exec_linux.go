@@ -89,6 +89,10 @@ type ExecOptions struct {
 	// Stdin, Stdout and Stderr become the process's stdio when it has no
 	// terminal. Nil means /dev/null.
 	Stdin, Stdout, Stderr *os.File
+	// Executable is the binary that joins the container: one that imports
+	// package nsenter and dispatches ExecName to ExecInit. Empty means
+	// this process's own; a smaller binary starts faster.
+	Executable string
 }
 
 // execConfig is what ExecInit reads from configFd.
@@ -171,10 +175,15 @@ func Exec(o ExecOptions) (_ *Process, retErr error) {
 	if sealMode != "" {
 		env = append(env, envNsenterSeal+"="+sealMode)
 	}
+	exe := o.Executable
+	if exe == "" {
+		// The running binary, whatever its path now says.
+		exe = "/proc/self/exe"
+	}
 	cmd := &exec.Cmd{
-		// The running binary, whatever its path now says; the C stage
-		// re-executes from a sealed view before entering the container.
-		Path: "/proc/self/exe",
+		// The C stage re-executes from a sealed view of it before
+		// entering the container.
+		Path: exe,
 		Args: []string{ExecName},
 		// Nothing of ours: the Go runtime of the joined process reads
 		// GODEBUG and friends, and the command gets Process.Env.
