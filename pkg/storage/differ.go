@@ -57,6 +57,7 @@ type layerDiffer struct {
 	src    io.Reader     // the compressed blob; returns ErrDigestMismatch at EOF when it does not match
 	blob   digest.Digest // the blob's digest, recorded as the layer's CompressedDigest once src verified it
 	diffID digest.Digest // the config's diff_id for this layer
+	limit  int64         // the most uncompressed bytes the layer may have (maxLayerSize)
 	used   atomic.Bool
 }
 
@@ -146,11 +147,12 @@ var errUntarFailed = errors.New("extraction failed")
 // parser (in this goroutine) and into storage-untar (a child process). It
 // returns the parser's results and both errors.
 func (d *layerDiffer) extract(blob *bufio.Reader, dest string, opts *archive.TarOptions, tarSplit *os.File) (st *splitStats, splitErr, untarErr error) {
-	dec, err := decompress(blob)
+	raw, err := decompress(blob)
 	if err != nil {
 		return nil, err, nil
 	}
-	defer dec.Close() // neither decoder reads blob from another goroutine: blob can be drained after this
+	defer raw.Close() // neither decoder reads blob from another goroutine: blob can be drained after this
+	dec := &sizeLimitReader{r: raw, limit: d.limit}
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -235,6 +237,54 @@ func decompress(blob *bufio.Reader) (io.ReadCloser, error) {
 	default:
 		return nil, fmt.Errorf("layer is compressed with %s: only gzip, zstd or no compression are supported", c.Extension())
 	}
+}
+
+// ErrLayerTooLarge is matched by errors.Is when a layer expands to more
+// than the store's filesystem can take (a decompression bomb, say).
+var ErrLayerTooLarge = errors.New("layer too large")
+
+// sizeLimitReader fails with ErrLayerTooLarge once more than limit bytes
+// have been read (limit <= 0: no limit), and remembers it: a consumer may
+// report its own error instead.
+type sizeLimitReader struct {
+	r        io.Reader
+	limit    int64
+	read     int64
+	exceeded error
+}
+
+func (l *sizeLimitReader) Read(b []byte) (int, error) {
+	if l.exceeded != nil {
+		return 0, l.exceeded
+	}
+	n, err := l.r.Read(b)
+	l.read += int64(n)
+	if l.limit > 0 && l.read > l.limit {
+		l.exceeded = fmt.Errorf("%w: it expands beyond the free space of the store's filesystem (less a reserve); free some space, or the image is hostile", ErrLayerTooLarge)
+		return 0, l.exceeded
+	}
+	return n, err
+}
+
+// err is ErrLayerTooLarge once the limit was hit, else nil.
+func (l *sizeLimitReader) err() error { return l.exceeded }
+
+// maxLayerSize is the most a layer extracted under dir may expand to: the
+// free space of dir's filesystem less a reserve of 5% of its size (at most
+// 1 GiB), so that a decompression bomb (a few MB of gzip that inflate to
+// terabytes) fails the pull instead of filling the user's disk. A layer
+// that fits passes; one that does not would fail with ENOSPC anyway, after
+// filling the disk. Several layers extract at once, and each may take the
+// whole margin: the check bounds each layer, not their sum. 0 means no
+// limit (the filesystem cannot say). A variable, for tests.
+var maxLayerSize = func(dir string) int64 {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	free := int64(st.Bavail) * st.Bsize
+	reserve := min(int64(st.Blocks)*st.Bsize/20, 1<<30)
+	return max(free-reserve, 1)
 }
 
 // splitStats is what splitTar learns from a layer.

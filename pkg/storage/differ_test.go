@@ -255,3 +255,35 @@ func TestTempFileIsAnonymous(t *testing.T) {
 		t.Errorf("ReadDir(%s) = %v, %v, want no entries (the file must not be named)", dir, entries, err)
 	}
 }
+
+func TestSizeLimitReader(t *testing.T) {
+	for _, tt := range []struct {
+		size, limit int64
+		wantErr     bool
+	}{
+		{100, 0, false},
+		{100, 100, false},
+		{100, 101, false},
+		{101, 100, true},
+		{1 << 20, 1000, true},
+	} {
+		l := &sizeLimitReader{r: io.LimitReader(zeros{}, tt.size), limit: tt.limit}
+		n, err := io.Copy(io.Discard, l)
+		if tt.wantErr {
+			if !errors.Is(err, ErrLayerTooLarge) || !errors.Is(l.err(), ErrLayerTooLarge) || n > tt.limit {
+				t.Errorf("size %d, limit %d: read %d, %v (remembered %v), want ErrLayerTooLarge within the limit", tt.size, tt.limit, n, err, l.err())
+			}
+			continue
+		}
+		if err != nil || n != tt.size || l.err() != nil {
+			t.Errorf("size %d, limit %d: read %d, %v, want all of it", tt.size, tt.limit, n, err)
+		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/ctr-project/ctr/pkg/rootless"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/opencontainers/go-digest"
 	"github.com/vbatts/tar-split/tar/asm"
 	tsstorage "github.com/vbatts/tar-split/tar/storage"
@@ -172,9 +173,16 @@ func imageLayers(t *testing.T, img v1.Image) (diffIDs []digest.Digest, descs []v
 // checkLayers checks every layer of img in the store: chained by chain ID,
 // recorded with the right digests and owners, and store.Diff reproducing
 // the exact layer tarball (its digest is the diff_id), as push needs.
+// Staged layers record the blob's digest as their compressed digest; on
+// the PutLayer path (vfs) ctr hands storage the tar, whose digest it records.
 func checkLayers(t *testing.T, s *Store, img v1.Image) {
 	t.Helper()
 	diffIDs, descs, chain := imageLayers(t, img)
+	if !s.canStage() {
+		for i := range descs {
+			descs[i].Digest = v1.Hash{Algorithm: diffIDs[i].Algorithm().String(), Hex: diffIDs[i].Encoded()}
+		}
+	}
 	uncompressed := archive.Uncompressed
 	for i := range chain {
 		l, err := s.s.Layer(chain[i].Encoded())
@@ -449,6 +457,74 @@ func TestIntegrationPullRejects(t *testing.T) {
 				checkLayers(t, s, img)
 			})
 		}
+	}
+}
+
+// bombLayer returns a layer whose gzip blob of a few KB expands to size
+// bytes of zeros: a decompression bomb, in small.
+func bombLayer(t *testing.T, size int64) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeroReader{}, size); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layer
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// TestIntegrationPullLayerTooLarge checks that a layer expanding beyond
+// the limit derived from the free space (RELIABILITY T10) fails the pull
+// and leaves nothing behind, with both commit paths.
+func TestIntegrationPullLayerTooLarge(t *testing.T) {
+	if !inUserNS(t, false) {
+		return
+	}
+	saved := maxLayerSize
+	maxLayerSize = func(string) int64 { return 4 << 20 }
+	t.Cleanup(func() { maxLayerSize = saved })
+	img := multiLayerImage(t)
+	bomb, err := mutate.AppendLayers(img, bombLayer(t, 16<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, driver := range []string{"", DriverVFS} {
+		t.Run("driver="+driver, func(t *testing.T) {
+			s := openTestStore(t, Options{Driver: driver})
+			_, err := s.Pull(t.Context(), pushTestImage(t, bomb, nil), PullOptions{})
+			if !errors.Is(err, ErrLayerTooLarge) {
+				t.Fatalf("Pull = %v, want ErrLayerTooLarge", err)
+			}
+			layers, err := s.s.Layers()
+			if err != nil || len(layers) != 0 {
+				t.Errorf("after the failed pull the store has layers %v (%v), want none", layers, err)
+			}
+			if imgs, _ := s.s.Images(); len(imgs) != 0 {
+				t.Errorf("after the failed pull the store has %d images, want none", len(imgs))
+			}
+			checkNoStaging(t, s)
+			// Layers under the limit pull fine.
+			if _, err := s.Pull(t.Context(), pushTestImage(t, img, nil), PullOptions{}); err != nil {
+				t.Fatalf("Pull of the image without the bomb: %v", err)
+			}
+			checkLayers(t, s, img)
+		})
 	}
 }
 

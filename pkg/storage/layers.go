@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -232,7 +233,7 @@ var errSkipped = errors.New("skipped after an earlier layer failed")
 // directory is already gone.
 func (s *Store) stageLayer(r io.ReadCloser, src layerSource) stageResult {
 	defer r.Close() // stops the download if the extraction gave up early
-	differ := &layerDiffer{src: r, blob: digest.Digest(src.blob.String()), diffID: src.diffID}
+	differ := &layerDiffer{src: r, blob: digest.Digest(src.blob.String()), diffID: src.diffID, limit: maxLayerSize(s.GraphRoot())}
 	// No ID mappings (canStage checked the store has none): the driver
 	// passes its own options (whiteout format, ignore_chown_errors in
 	// single-ID mode, force_mask) to the differ.
@@ -402,13 +403,24 @@ func (s *Store) commitSequential(ctx context.Context, srcs []layerSource, progre
 
 	for i, src := range srcs {
 		r := pf.reader(i)
-		size := src.size
-		// The blob is verified by the verifyingReader in startDownloads:
-		// naming its digest spares storage hashing it a second time. The
-		// DiffID is not passed: storage would trust it instead of computing
-		// it.
-		opts := &cstorage.LayerOptions{OriginalDigest: digest.Digest(src.blob.String()), OriginalSize: &size}
-		layer, _, err := s.s.PutLayer(src.id, src.parent, nil, "", false, opts, r)
+		// ctr decompresses, so that it can stop a layer that would fill the
+		// disk (maxLayerSize); storage gets the tar and hashes it: the
+		// layer's compressed digest is then its DiffID, the stream it was
+		// given. The blob is verified by the verifyingReader in
+		// startDownloads. Neither digest is passed: storage would trust
+		// them instead of computing the DiffID.
+		br := bufio.NewReaderSize(r, 64<<10)
+		raw, err := decompress(br)
+		if err != nil {
+			_, _ = io.Copy(io.Discard, br)
+			return created, fmt.Errorf("layer %s: %w", src.blob, err)
+		}
+		tarStream := &sizeLimitReader{r: raw, limit: maxLayerSize(s.GraphRoot())}
+		layer, _, err := s.s.PutLayer(src.id, src.parent, nil, "", false, nil, tarStream)
+		raw.Close()
+		if lerr := tarStream.err(); lerr != nil {
+			err = lerr
+		}
 		if errors.Is(err, cstorage.ErrDuplicateID) {
 			// A concurrent pull committed it first.
 			_, _ = io.Copy(io.Discard, r)
