@@ -41,119 +41,50 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 reps=5
 image_runs=20
 nsmall=200
-bench_user=${CTR_TEST_USER:-ctrtest}
-base_dir=/var/tmp
-keep=0
-want_podman=1
 do_pull=1
 do_images=1
-ctr_bin=${CTR:-$repo/bin/ctr}
-podenv=${PODENV:-$(cd "$repo/.." && pwd)/shared/tools/podenv}
 registry_bin=${DOCKER_REGISTRY:-/usr/bin/docker-registry}
-user_path=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin
-
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit "${1:-2}"
-}
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-r) reps=$2 && shift 2 ;;
 	-i) image_runs=$2 && shift 2 ;;
 	-n) nsmall=$2 && shift 2 ;;
-	-u) bench_user=$2 && shift 2 ;;
-	-d) base_dir=$2 && shift 2 ;;
-	-k) keep=1 && shift ;;
-	--no-podman) want_podman=0 && shift ;;
 	--pull-only) do_images=0 && shift ;;
 	--images-only) do_pull=0 && shift ;;
-	-h | --help) usage 0 ;;
-	*)
-		echo "pull.sh: unknown option $1" >&2
-		usage 2
-		;;
+	*) common_opt "$@" && shift "$NSHIFT" ;;
 	esac
 done
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-	echo "pull.sh: $*" >&2
-	exit 1
-}
-
-for n in "$reps" "$image_runs" "$nsmall"; do
-	[[ $n =~ ^[1-9][0-9]*$ ]] || die "counts must be positive numbers, not $n"
-done
-[[ $(id -u) -eq 0 ]] || die "run as root: the script drops to the user $bench_user for every measured command"
-((BASH_VERSINFO[0] >= 5)) || die "bash 5 or later is needed"
-id "$bench_user" >/dev/null 2>&1 || die "no user $bench_user (create it with subordinate IDs, or pass -u USER)"
-grep -q "^$bench_user:" /etc/subuid || log "warning: $bench_user has no /etc/subuid range: ctr will use a single-ID mapping"
-for c in go curl tar gzip runuser "$registry_bin"; do
-	command -v "$c" >/dev/null || die "$c is needed (docker-registry: apt-get install docker-registry)"
-done
-[[ -x $ctr_bin ]] || die "no ctr binary at $ctr_bin: run \`make build\` in $repo or set CTR"
-
-podman_skip=""
-if ((!want_podman)); then
-	podman_skip="--no-podman given"
-elif ! command -v podman >/dev/null; then
-	podman_skip="podman is not installed (apt-get install -y podman to compare)"
-fi
-use_podenv=0
-if [[ -z $podman_skip && -x $podenv ]]; then
-	use_podenv=1
-fi
-
-bench_uid=$(id -u "$bench_user")
-bench_gid=$(id -g "$bench_user")
+check_counts "$reps" "$image_runs" "$nsmall"
+check_user "every measured command"
+require_commands "docker-registry: apt-get install docker-registry" go curl tar gzip runuser "$registry_bin"
+check_ctr_bin
+detect_podman
 
 # ---------------------------------------------------------------- work dir
-mkdir -p "$base_dir"
-work=$(mktemp -d "$base_dir/ctr-bench.XXXXXX")
-chmod 755 "$work"
+make_workdirs ctr-bench no-shm
 # podman refuses a --runroot of 50 characters or more: its runtime state goes
 # here, under /tmp like a usual XDG_RUNTIME_DIR.
 short=$(mktemp -d /tmp/ctr-bench.XXXXXX)
 chmod 755 "$short"
+temp_dirs=("$short")
 registry_pid=""
-podman_run=""
 
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+# shellcheck disable=SC2317 # called by the EXIT trap (lib.sh's cleanup)
+bench_cleanup() {
 	if [[ -n $registry_pid ]]; then
 		kill "$registry_pid" 2>/dev/null || true
 		wait "$registry_pid" 2>/dev/null || true
 	fi
-	# podman's pause process for this run (its runtime dir is ours alone).
-	if [[ -n $podman_run && -s $podman_run/libpod/tmp/pause.pid ]]; then
-		kill -KILL "$(cat "$podman_run/libpod/tmp/pause.pid")" 2>/dev/null || true
-	fi
-	if ((keep)); then
-		log "kept $work"
-	else
-		rm -rf "$work"
-	fi
-	rm -rf "$short"
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# userdir DIR [MODE]: a directory owned by the benchmark user.
-userdir() {
-	mkdir -p "$1"
-	chown "$bench_uid:$bench_gid" "$1"
-	chmod "${2:-755}" "$1"
-}
+install_cleanup
 
 # fresh DIR: an empty per-run directory with home/ and run/ for the user.
 # Stores are never deleted during the benchmark: after a mass deletion ext4's
@@ -165,11 +96,8 @@ fresh() {
 	userdir "$1/run" 700
 }
 
-fstype=$(stat -f -c %T "$work")
-[[ $fstype != tmpfs ]] || log "warning: $work is on tmpfs: disk-backed stores are what users have; use -d"
-
-mkdir -p "$work/bin"
-cp "$ctr_bin" "$work/bin/ctr" # a private copy: a rebuild during the run changes nothing
+check_fstype
+copy_ctr
 cp "$here/timeit.sh" "$work/bin/timeit.sh"
 cat >"$work/bin/curltar.sh" <<'EOF'
 #!/bin/bash
@@ -185,26 +113,11 @@ chmod 755 "$work/bin"/*
 userdir "$work/results"
 
 log "building mkbigimage"
-(cd "$repo" && go build -o "$work/bin/mkbigimage" ./test/bench/cmd/mkbigimage)
+build_helper mkbigimage
 
-# as_user HOME RUNTIME_DIR CMD...: run CMD as the benchmark user with a clean
-# environment.
-as_user() {
-	local home=$1 run=$2
-	shift 2
-	runuser -u "$bench_user" -- env -i PATH="$user_path" HOME="$home" XDG_RUNTIME_DIR="$run" \
-		USER="$bench_user" LOGNAME="$bench_user" LANG=C.UTF-8 "$@"
-}
-
-# as_podman CMD...: run CMD as the benchmark user the way podman needs it here.
+# podman's environment (as_podman): its home in the work directory, its
+# runtime dir (podman_xdg, set below) under $short.
 podman_home=$work/podman/home
-as_podman() {
-	if ((use_podenv)); then
-		"$podenv" -u "$bench_user" -H "$podman_home" -r "$podman_run" -- "$@"
-	else
-		as_user "$podman_home" "$podman_run" "$@"
-	fi
-}
 
 # ---------------------------------------------------------------- registry
 port=$("$work/bin/mkbigimage" -freeport)
@@ -260,9 +173,9 @@ podman_store() {
 
 # ---------------------------------------------------------------- podman setup
 if [[ -z $podman_skip ]]; then
-	podman_run=$short/xdg
+	podman_xdg=$short/xdg
 	userdir "$work/podman"
-	userdir "$podman_run" 700
+	userdir "$podman_xdg" 700
 	userdir "$podman_home"
 	userdir "$podman_home/.config"
 	userdir "$podman_home/.config/containers"
@@ -279,7 +192,7 @@ if [[ -z $podman_skip ]]; then
 		cat "$work/podman/info.err" >&2
 		die "podman does not work for $bench_user (see above); --no-podman skips it"
 	fi
-	log "podman $podman_info$( ((use_podenv)) && echo " (via $podenv)")"
+	log "podman $podman_info$(via_podenv)"
 else
 	log "skipping podman: $podman_skip"
 fi
@@ -324,8 +237,9 @@ pull_once() {
 column() { awk -v c="$2" '{print $c}' "$1"; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print v[(NR+1)/2]; else printf "%.6f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 minimum() { sort -g | head -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a=="" || b=="" || b+0==0) print "n/a"; else printf "%.2f", a/b}'; }
-verdict() { awk -v r="$1" -v t="$2" 'BEGIN {if (r=="n/a") print "n/a"; else if (r+0 <= t+0) print "met"; else print "MISSED"}'; }
+# ratios with two decimals, n/a where there is none.
+pull_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a=="" || b=="" || b+0==0) print "n/a"; else printf "%.2f", a/b}'; }
+pull_verdict() { awk -v r="$1" -v t="$2" 'BEGIN {if (r=="n/a") print "n/a"; else if (r+0 <= t+0) print "met"; else print "MISSED"}'; }
 
 tools=(ctr)
 [[ -n $podman_skip ]] || tools+=(podman)
@@ -432,9 +346,9 @@ row() { # row KEY LABEL TOOL FILE
 }
 ratio_row() { # ratio_row LABEL A B TARGET
 	local rw rc
-	rw=$(ratio "${med_wall[$2]:-}" "${med_wall[$3]:-}")
-	rc=$(ratio "${med_cpu[$2]:-}" "${med_cpu[$3]:-}")
-	printf '  %-34s %6s  <= %-5s %-7s %6s\n' "$1" "$rw" "$4" "$(verdict "$rw" "$4")" "$rc"
+	rw=$(pull_ratio "${med_wall[$2]:-}" "${med_wall[$3]:-}")
+	rc=$(pull_ratio "${med_cpu[$2]:-}" "${med_cpu[$3]:-}")
+	printf '  %-34s %6s  <= %-5s %-7s %6s\n' "$1" "$rw" "$4" "$(pull_verdict "$rw" "$4")" "$rc"
 }
 
 echo

@@ -49,29 +49,15 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 runs=30
-warmup=3
-rounds=3
 profile_runs=10
-bench_user=${CTR_TEST_USER:-ctrtest}
-base_dir=/var/tmp
-keep=0
-want_podman=1
 want_rss=1
 want_bench=1
 want_profile=0
-ctr_bin=${CTR:-$repo/bin/ctr}
-podenv=${PODENV:-$(cd "$repo/.." && pwd)/shared/tools/podenv}
-busybox=${BUSYBOX:-/bin/busybox}
 tracefs=/sys/kernel/tracing
-user_path=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin
-
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit "${1:-2}"
-}
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -79,270 +65,69 @@ while [[ $# -gt 0 ]]; do
 	-w) warmup=$2 && shift 2 ;;
 	-R) rounds=$2 && shift 2 ;;
 	-p) profile_runs=$2 && shift 2 ;;
-	-u) bench_user=$2 && shift 2 ;;
-	-d) base_dir=$2 && shift 2 ;;
-	-k) keep=1 && shift ;;
-	--no-podman) want_podman=0 && shift ;;
 	--no-rss) want_rss=0 && shift ;;
 	--profile) want_profile=1 && shift ;;
 	--profile-only) want_profile=1 want_bench=0 want_rss=0 && shift ;;
-	-h | --help) usage 0 ;;
-	*)
-		echo "run.sh: unknown option $1" >&2
-		usage 2
-		;;
+	*) common_opt "$@" && shift "$NSHIFT" ;;
 	esac
 done
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-	echo "run.sh: $*" >&2
-	exit 1
-}
-
-for n in "$runs" "$rounds" "$profile_runs"; do
-	[[ $n =~ ^[1-9][0-9]*$ ]] || die "counts must be positive numbers, not $n"
-done
-[[ $warmup =~ ^[0-9]+$ ]] || die "-w wants a number, not $warmup"
+check_counts "$runs" "$rounds" "$profile_runs"
+check_warmup
 ((runs >= rounds)) || die "-n must be at least -R"
-[[ $(id -u) -eq 0 ]] || die "run as root: the script drops to the user $bench_user for every measured command"
-((BASH_VERSINFO[0] >= 5)) || die "bash 5 or later is needed"
-id "$bench_user" >/dev/null 2>&1 || die "no user $bench_user (create it with subordinate IDs, or pass -u USER)"
-grep -q "^$bench_user:" /etc/subuid || log "warning: $bench_user has no /etc/subuid range: ctr will use a single-ID mapping"
-for c in go runuser unshare chroot tar; do
-	command -v "$c" >/dev/null || die "$c is needed"
-done
-[[ -x $ctr_bin ]] || die "no ctr binary at $ctr_bin: run \`make build\` in $repo or set CTR"
-if [[ ! -x $busybox ]] || ! "$busybox" --list >/dev/null 2>&1; then
-	die "no busybox at $busybox (apt-get install busybox-static)"
-fi
-if LC_ALL=C ldd "$busybox" 2>&1 | grep -q '=>'; then
-	die "$busybox is dynamically linked: a static busybox is needed (busybox-static)"
-fi
-have_hyperfine=0
-command -v hyperfine >/dev/null && have_hyperfine=1
-((have_hyperfine)) || log "hyperfine is not installed (apt-get install -y hyperfine): timing with a bash loop"
-
-podman_skip=""
-if ((!want_podman)); then
-	podman_skip="--no-podman given"
-elif ! command -v podman >/dev/null; then
-	podman_skip="podman is not installed (apt-get install -y podman to compare)"
-fi
-use_podenv=0
-[[ -z $podman_skip && -x $podenv ]] && use_podenv=1
-
-bench_uid=$(id -u "$bench_user")
-bench_gid=$(id -g "$bench_user")
+check_user "every measured command"
+require_commands "" go runuser unshare chroot tar
+check_ctr_bin
+check_busybox
+detect_hyperfine
+detect_podman
 
 # ---------------------------------------------------------------- work dirs
-mkdir -p "$base_dir"
-work=$(mktemp -d "$base_dir/ctr-runbench.XXXXXX")
-shm=$(mktemp -d /dev/shm/ctr-runbench.XXXXXX)
-chmod 755 "$work" "$shm"
+make_workdirs ctr-runbench
 trace_inst=""
-podman_xdg=""
 
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+# shellcheck disable=SC2317 # called by the EXIT trap (lib.sh's cleanup)
+bench_cleanup() {
 	if [[ -n $trace_inst && -d $trace_inst ]]; then
 		echo 0 >"$trace_inst/tracing_on" 2>/dev/null || true
 		echo >"$trace_inst/set_event" 2>/dev/null || true
 		rmdir "$trace_inst" 2>/dev/null || true
 	fi
-	# podman's pause process for this run (its runtime dir is ours alone).
-	if [[ -n $podman_xdg && -s $podman_xdg/libpod/tmp/pause.pid ]]; then
-		kill -KILL "$(cat "$podman_xdg/libpod/tmp/pause.pid")" 2>/dev/null || true
-	fi
-	if ((keep)); then
-		log "kept $work and $shm"
-	else
-		rm -rf "$work" "$shm"
-	fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[[ $work != *[[:space:]]* ]] || die "the work directory must not contain spaces: $work"
-
-# userdir DIR [MODE]: a directory owned by the benchmark user.
-userdir() {
-	mkdir -p "$1"
-	chown "$bench_uid:$bench_gid" "$1"
-	chmod "${2:-755}" "$1"
-}
-
-fstype=$(stat -f -c %T "$work")
-[[ $fstype != tmpfs ]] || log "warning: $work is on tmpfs: disk-backed stores are what users have; use -d"
-
-mkdir -p "$work/bin"
-cp "$ctr_bin" "$work/bin/ctr" # a private copy: a rebuild during the run changes nothing
-ctr=$work/bin/ctr
-log "building runbench"
-(cd "$repo" && go build -o "$work/bin/runbench" ./test/bench/cmd/runbench)
-runbench=$work/bin/runbench
-# loop.sh OUT RUNS CMD...: the timing fallback without hyperfine; appends
-# "WALL_SECONDS" per run to OUT.
-cat >"$work/bin/loop.sh" <<'EOF'
-#!/bin/bash
-set -euo pipefail
-out=$1 runs=$2
-shift 2
-for ((i = 0; i < runs; i++)); do
-	t=${EPOCHREALTIME/[.,]/}
-	"$@" >/dev/null
-	d=$((10#${EPOCHREALTIME/[.,]/} - 10#$t))
-	printf '%d.%06d\n' $((d / 1000000)) $((d % 1000000)) >>"$out"
-done
-EOF
-chmod 755 "$work/bin"/*
-userdir "$work/results"
-res=$work/results
-
-# The busybox rootfs: the static busybox and its applet links. ctr and podman
-# import the same tarball; unshare chroots into the directory.
-rootfs=$work/rootfs
-mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/root" "$rootfs/proc" "$rootfs/dev" "$rootfs/sys"
-chmod 1777 "$rootfs/tmp"
-cp "$busybox" "$rootfs/bin/busybox"
-for applet in $("$busybox" --list); do
-	[[ $applet == busybox || -e $rootfs/bin/$applet ]] || ln -s busybox "$rootfs/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-tar -C "$rootfs" -cf "$work/busybox.tar" .
-chmod 644 "$work/busybox.tar"
-
-# as_user HOME RUNTIME_DIR CMD...: run CMD as the benchmark user with a clean
-# environment.
-as_user() {
-	local home=$1 run=$2
-	shift 2
-	runuser -u "$bench_user" -- env -i PATH="$user_path" HOME="$home" XDG_RUNTIME_DIR="$run" \
-		USER="$bench_user" LOGNAME="$bench_user" LANG=C.UTF-8 "$@"
-}
-
-# ctr's environment: home and graph root on disk, runtime dir and run root on
-# tmpfs (a workstation's /run/user/UID is tmpfs; this machine's /run is not).
-userdir "$work/ctr"
-userdir "$work/ctr/home" 700
-userdir "$shm/ctr-xdg" 700
-ctr_home=$work/ctr/home ctr_xdg=$shm/ctr-xdg
-ctr_store=(--root "$work/ctr/root" --runroot "$shm/ctr-xdg/ctr")
-as_ctr() { as_user "$ctr_home" "$ctr_xdg" "$@"; }
-
-# podman's: the same split; its pause process lives in our private runtime dir.
-podman_home=$work/podman/home
-podman_xdg=$shm/podman-xdg
-podman_store=(--root "$work/podman/root" --runroot "$podman_xdg/containers" --storage-driver overlay)
-as_podman() {
-	if ((use_podenv)); then
-		"$podenv" -u "$bench_user" -H "$podman_home" -r "$podman_xdg" -- "$@"
-	else
-		as_user "$podman_home" "$podman_xdg" "$@"
-	fi
-}
+install_cleanup
+# The busybox rootfs, which ctr and podman import and unshare chroots into;
+# ctr's environment: graph root on disk, run root on tmpfs; podman's (below)
+# the same split, its pause process in our private runtime dir.
+prepare_ctr_bench
 
 # ---------------------------------------------------------------- images
-log "importing the busybox rootfs into ctr's store"
-as_ctr "$ctr" "${ctr_store[@]}" import --change 'CMD ["/bin/sh"]' "$work/busybox.tar" busybox >/dev/null 2>&1
+import_busybox_ctr
 ctr_cmd=("$ctr" "${ctr_store[@]}" run --rm --network none busybox true)
 as_ctr "${ctr_cmd[@]}" || die "the first ctr run failed"
-log "ctr $(as_ctr "$ctr" version | awk '/^Version/ {print $2}') ($(as_ctr "$ctr" "${ctr_store[@]}" info --format '{{.Store.GraphDriverName}}' 2>/dev/null || echo '?') driver)"
+log "ctr $ctr_version ($(ctr_driver) driver)"
 
 podman_cmd=()
 if ((want_bench)) && [[ -z $podman_skip ]]; then
-	userdir "$work/podman"
-	userdir "$podman_home" 700
-	userdir "$podman_xdg" 700
-	# podman joins the pause process named in $XDG_RUNTIME_DIR/libpod/tmp:
-	# ours is new, so no older one is joined, and another pause process of
-	# the same user (which may hold someone's running containers) is left
-	# alone. Only pause processes of earlier runs of this script (killed
-	# runs leave them) are ended.
-	for pid in $(pgrep -u "$bench_user" -x catatonit || true); do
-		if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -q '^XDG_RUNTIME_DIR=/dev/shm/ctr-runbench\.'; then
-			log "killing a pause process left by an earlier run.sh: $pid"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	done
-	log "importing the busybox rootfs into podman's store"
-	# The first call starts podman's pause process in podenv's namespace.
-	if ! as_podman podman "${podman_store[@]}" import --change 'CMD ["/bin/sh"]' "$work/busybox.tar" busybox \
-		>/dev/null 2>"$res/podman-import.err"; then
-		cat "$res/podman-import.err" >&2
-		die "podman import failed"
-	fi
+	setup_podman
 	podman_cmd=(podman "${podman_store[@]}" run --rm --network none busybox true)
 	as_podman "${podman_cmd[@]}" || die "the first podman run failed"
-	log "podman $(as_podman podman "${podman_store[@]}" info --format '{{.Version.Version}}, {{.Host.OCIRuntime.Name}}, {{.Store.GraphDriverName}} driver, cgroups {{.Host.CgroupManager}}')$( ((use_podenv)) && echo " (via $podenv)")"
+	log "podman $(as_podman podman "${podman_store[@]}" info --format '{{.Version.Version}}, {{.Host.OCIRuntime.Name}}, {{.Store.GraphDriverName}} driver, cgroups {{.Host.CgroupManager}}')$(via_podenv)"
 fi
 unshare_cmd=(unshare -Urmpf --mount-proc chroot "$rootfs" /bin/true)
 as_ctr "${unshare_cmd[@]}" || die "the unshare baseline failed"
 
 # ---------------------------------------------------------------- timing
-# timed TOOL OUT RUNS WARMUP CMD...: time CMD as the user in TOOL's
-# environment; OUT.json gets hyperfine's results (OUT.txt the times without
-# hyperfine) and its name is appended to FILES.
-FILES=()
-timed() {
-	local tool=$1 out=$2 n=$3 w=$4
-	shift 4
-	local env_fn=as_ctr
-	[[ $tool == podman ]] && env_fn=as_podman
-	if ((have_hyperfine)); then
-		if ! "$env_fn" hyperfine -N --style basic -w "$w" -r "$n" --export-json "$out.json" -- "$*" >"$out.log" 2>&1; then
-			cat "$out.log" >&2
-			log "the failing command once more, with its output:"
-			"$env_fn" "$@" || true
-			die "$tool: timing failed"
-		fi
-		FILES+=("$out.json")
-	else
-		local i
-		for ((i = 0; i < w; i++)); do "$env_fn" "$@" >/dev/null; done
-		"$env_fn" "$work/bin/loop.sh" "$out.txt" "$n" "$@" || die "$tool: timing failed"
-		FILES+=("$out.txt")
-	fi
-}
-
-# stats FILES...: sets S_RUNS S_MED S_MIN S_MAX S_MEAN S_CPU (seconds).
-stats() {
-	local out
-	out=$("$runbench" stats "$@") || die "no statistics from $*"
-	read -r S_RUNS S_MED S_MIN S_MAX S_MEAN S_CPU <<<"$out"
-}
-
-ms() { awk -v s="$1" 'BEGIN { if (s == "NaN" || s == "nan") print "-"; else printf "%.1f", s * 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-
-declare -A files
+# The three commands take turns in rounds (lib.sh's bench_rounds), with a
+# `sync` before each so that no run pays for earlier writeback.
 if ((want_bench)); then
 	tools=(ctr)
 	[[ -z $podman_skip ]] && tools+=(podman)
 	tools+=(unshare)
-	per_round=$(((runs + rounds - 1) / rounds))
-	for ((r = 0; r < rounds; r++)); do
-		n=$per_round
-		((r == rounds - 1)) && n=$((runs - per_round * (rounds - 1)))
-		((n > 0)) || continue
-		for ((k = 0; k < ${#tools[@]}; k++)); do
-			tool=${tools[$(((k + r) % ${#tools[@]}))]}
-			log "round $((r + 1))/$rounds: $tool, $n runs after $warmup warm-up"
-			sync # no run pays for earlier writeback
-			FILES=()
-			case $tool in
-			ctr) timed ctr "$res/run-ctr-$r" "$n" "$warmup" "${ctr_cmd[@]}" ;;
-			podman) timed podman "$res/run-podman-$r" "$n" "$warmup" "${podman_cmd[@]}" ;;
-			unshare) timed unshare "$res/run-unshare-$r" "$n" "$warmup" "${unshare_cmd[@]}" ;;
-			esac
-			files[$tool]+="${FILES[*]} "
-		done
-	done
+	bench_cmd[run-ctr]="${ctr_cmd[*]}"
+	bench_cmd[run-podman]="${podman_cmd[*]}"
+	bench_cmd[run-unshare]="${unshare_cmd[*]}"
+	sync_rounds=1
+	bench_rounds run "" "$runs" "${tools[@]}"
 fi
 
 # ---------------------------------------------------------------- tracing
@@ -410,22 +195,17 @@ fi
 if ((want_bench)); then
 	echo
 	echo "ctr run benchmark: $(nproc) CPUs, $(uname -r), user $bench_user, graph roots on $fstype ($base_dir), run roots on tmpfs"
-	echo "  $runs timed runs per command in $rounds rounds, $warmup warm-up runs before each round; $( ((have_hyperfine)) && echo "hyperfine $(hyperfine --version | awk '{print $2}') -N" || echo "bash loop")"
+	echo "  $runs timed runs per command in $rounds rounds, $warmup warm-up runs before each round; $(timer_desc)"
 	echo
-	printf '  %-8s %5s %9s %9s %9s %9s %10s   %s\n' tool runs "median ms" "min ms" "max ms" "mean ms" "cpu ms/run" command
+	timing_header 8 tool
 	declare -A med
 	for tool in ctr podman unshare; do
-		[[ -n ${files[$tool]:-} ]] || continue
+		[[ -n ${files[run-$tool]:-} ]] || continue
 		# shellcheck disable=SC2086 # a list of file names without spaces
-		stats ${files[$tool]}
+		stats ${files[run-$tool]}
 		med[$tool]=$S_MED
-		case $tool in
-		ctr) c="${ctr_cmd[*]}" ;;
-		podman) c="${podman_cmd[*]}" ;;
-		unshare) c="${unshare_cmd[*]}" ;;
-		esac
-		printf '  %-8s %5s %9s %9s %9s %9s %10s   %s\n' "$tool" "$S_RUNS" "$(ms "$S_MED")" "$(ms "$S_MIN")" "$(ms "$S_MAX")" \
-			"$(ms "$S_MEAN")" "$(ms "$S_CPU")" "${c//$work/WORK}"
+		c=${bench_cmd[run-$tool]}
+		timing_row 8 "$tool" "${c//$work/WORK}"
 	done
 	echo "  (WORK = $work; cpu = user + system time of the command and its descendants, hyperfine's mean)"
 	echo
