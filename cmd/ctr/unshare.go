@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"syscall"
 
+	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/spf13/cobra"
 )
 
@@ -37,7 +38,7 @@ func newUnshareCommand(a *app) *cobra.Command {
 			if err != nil {
 				return &withExitCode{code: exitNotFound, err: fmt.Errorf("unshare: %w", err)}
 			}
-			env := append(os.Environ(), "CONTAINERS_GRAPHROOT="+opts.GraphRoot, "CONTAINERS_RUNROOT="+opts.RunRoot)
+			env := append(rootless.WithoutHostAgent(os.Environ()), "CONTAINERS_GRAPHROOT="+opts.GraphRoot, "CONTAINERS_RUNROOT="+opts.RunRoot)
 			err = syscall.Exec(path, args, env)
 			code := exitCannotRun
 			if errors.Is(err, fs.ErrNotExist) {

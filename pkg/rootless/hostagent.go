@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -286,6 +287,12 @@ func SameUserNS(pid int) (bool, error) {
 		return false, err
 	}
 	return own.Ino == other.Ino && own.Dev == other.Dev, nil
+}
+
+// WithoutHostAgent returns env without the variable that names the host
+// agent's fd, for a program that does not get the fd.
+func WithoutHostAgent(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, envHostAgent+"=") })
 }
 
 // HostAgentFile returns a duplicate of the agent socket for a child that

@@ -289,6 +289,12 @@ func inForeground() bool {
 // anything that depends on the uid: it blocks until the parent has written
 // the ID maps, then checks that the namespace is usable.
 func ChildInit() error {
+	// The host agent is for this process: helpers it starts (slirp4netns,
+	// storage's) must not inherit it. A monitor gets its own copy
+	// (HostAgentFile).
+	if os.Getenv(envHostAgent) != "" {
+		unix.CloseOnExec(hostAgentFd)
+	}
 	sync := os.NewFile(syncFd, "userns-sync")
 	_, err := io.Copy(io.Discard, sync)
 	sync.Close()
