@@ -58,10 +58,12 @@ func Publish(pid int, ports []PortMapping, stateDir string, log io.Writer) (_ *P
 			p.Close()
 		}
 	}()
-	child := builtin.NewChildDriver(log)
-	netnsPath := "/proc/" + strconv.Itoa(pid) + "/ns/net"
+	netns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		return nil, nil, fmt.Errorf("port forwarder: %w", err)
+	}
 	childErr := make(chan error, 1)
-	go func() { childErr <- child.RunChildDriver(parent.OpaqueForChild(), p.quit, netnsPath) }()
+	go func() { childErr <- runPortChild(parent.OpaqueForChild(), p.quit, netns) }()
 	initDone := make(chan struct{}, 1)
 	parentErr := make(chan error, 1)
 	go func() { parentErr <- parent.RunParentDriver(initDone, p.quit, nil) }()
