@@ -67,7 +67,12 @@ func ParseNetwork(s string) (Config, error) {
 			return bad(mode + " takes no options")
 		}
 	case "private":
-		c.Mode = DefaultMode
+		// podman's name for the default. It must get the default's
+		// options too: a zero MTU makes slirp4netns refuse to start.
+		if hasOpts {
+			return bad("private takes no options")
+		}
+		return ParseNetwork(DefaultMode)
 	case ModeContainer:
 		if opts == "" {
 			return bad("want container:NAME")

@@ -2,7 +2,6 @@ package netns
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -22,11 +21,10 @@ func PastaArgs(pid int, c Config, ports []PortMapping, pidFile string) []string 
 	for _, p := range ports {
 		spec := fmt.Sprintf("%d:%d", p.HostPort, p.ContainerPort)
 		if p.HostIP != "" {
-			ip := p.HostIP
-			if net.ParseIP(ip).To4() == nil {
-				ip = "[" + ip + "]"
-			}
-			spec = ip + "/" + spec
+			// ADDR/PORTS, with an IPv6 address bare: pasta parses
+			// ADDR with inet_pton and rejects "[::1]/8080:80" as an
+			// invalid port specifier (pasta(1) -t).
+			spec = p.HostIP + "/" + spec
 		}
 		if p.Protocol == "udp" {
 			udp = append(udp, spec)

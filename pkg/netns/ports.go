@@ -128,7 +128,9 @@ func parseRange(s string) (lo, hi uint16, err error) {
 }
 
 // ExposedPorts turns an image's ExposedPorts ("80/tcp") into mappings with
-// random host ports, for -P.
+// random host ports, for -P. A key that names a host port or address
+// ("8080:80/tcp") is rejected: the image does not choose where the host
+// listens.
 func ExposedPorts(exposed map[string]struct{}) ([]PortMapping, error) {
 	var keys []string
 	for k := range exposed {
@@ -137,6 +139,9 @@ func ExposedPorts(exposed map[string]struct{}) ([]PortMapping, error) {
 	sort.Strings(keys)
 	var out []PortMapping
 	for _, k := range keys {
+		if strings.Contains(k, ":") {
+			return nil, fmt.Errorf("image exposes %w %q: want PORT[/PROTOCOL]", ErrInvalidPort, k)
+		}
 		ms, err := ParsePort(k)
 		if err != nil {
 			return nil, fmt.Errorf("image exposes %w", err)
@@ -146,18 +151,33 @@ func ExposedPorts(exposed map[string]struct{}) ([]PortMapping, error) {
 	return out, nil
 }
 
-// CheckConflicts rejects two mappings of the same host port and protocol.
+// CheckConflicts rejects two mappings of the same host port and protocol
+// whose host addresses overlap: the same address, or a wildcard ("",
+// 0.0.0.0, ::) and any other. Linux refuses to bind an address on a port
+// that a wildcard socket of the same protocol holds, and the other way
+// round, so the second mapping would fail at start as ErrPortInUse,
+// blaming some other program. Host port 0 (random) never conflicts.
 func CheckConflicts(ports []PortMapping) error {
-	seen := map[string]bool{}
+	type key struct {
+		port  uint16
+		proto string
+	}
+	seen := map[key][]net.IP{}
 	for _, p := range ports {
 		if p.HostPort == 0 {
 			continue
 		}
-		k := fmt.Sprintf("%s/%d/%s", p.HostIP, p.HostPort, p.Protocol)
-		if seen[k] {
-			return fmt.Errorf("%w: host port %d/%s is given twice", ErrInvalidPort, p.HostPort, p.Protocol)
+		k := key{p.HostPort, p.Protocol}
+		ip := net.IPv4zero
+		if p.HostIP != "" {
+			ip = net.ParseIP(p.HostIP)
 		}
-		seen[k] = true
+		for _, other := range seen[k] {
+			if ip.IsUnspecified() || other.IsUnspecified() || ip.Equal(other) {
+				return fmt.Errorf("%w: host port %d/%s is given twice", ErrInvalidPort, p.HostPort, p.Protocol)
+			}
+		}
+		seen[k] = append(seen[k], ip)
 	}
 	return nil
 }

@@ -64,25 +64,6 @@ func StartSlirp(pid int, c Config, runDir string, log io.Writer) (_ *Slirp, retE
 		readyW.Close()
 		return nil, err
 	}
-	args := []string{
-		"--configure", "--mtu=" + strconv.Itoa(c.MTU),
-		// The sandbox (own mount namespace, capabilities dropped) and
-		// the seccomp filter confine slirp4netns, which parses packets
-		// from the container.
-		"--enable-sandbox", "--enable-seccomp",
-		"--ready-fd=3", "--exit-fd=4",
-	}
-	if !c.AllowHostLoopback {
-		// Otherwise the gateway address reaches every service on the
-		// host's loopback (CVE-2020-15257 class of exposure).
-		args = append(args, "--disable-host-loopback")
-	}
-	if c.CIDR != "" {
-		args = append(args, "--cidr="+c.CIDR)
-	}
-	if c.EnableIPv6 {
-		args = append(args, "--enable-ipv6")
-	}
 	s := &Slirp{exitW: exitW, done: make(chan struct{})}
 	if c.PortHandler == PortHandlerSlirp {
 		// sun_path is 108 bytes: the socket lives in a short private
@@ -92,10 +73,8 @@ func StartSlirp(pid int, c Config, runDir string, log io.Writer) (_ *Slirp, retE
 			return nil, err
 		}
 		s.api = filepath.Join(dir, "api.sock")
-		args = append(args, "--api-socket="+s.api)
 	}
-	args = append(args, strconv.Itoa(pid), "tap0")
-	s.cmd = exec.Command(path, args...)
+	s.cmd = exec.Command(path, slirpArgs(pid, c, s.api)...)
 	s.cmd.ExtraFiles = []*os.File{readyW, exitR}
 	s.cmd.Stdout, s.cmd.Stderr = log, log
 	err = s.cmd.Start()
@@ -137,6 +116,35 @@ func StartSlirp(pid int, c Config, runDir string, log io.Writer) (_ *Slirp, retE
 		return nil, errors.New("slirp4netns did not report ready within 30s")
 	}
 	return s, nil
+}
+
+// slirpArgs returns slirp4netns's arguments for the network namespace of
+// pid, with the ready pipe as fd 3 and the exit pipe as fd 4, and an API
+// socket at api unless it is "".
+func slirpArgs(pid int, c Config, api string) []string {
+	args := []string{
+		"--configure", "--mtu=" + strconv.Itoa(c.MTU),
+		// The sandbox (own mount namespace, capabilities dropped) and
+		// the seccomp filter confine slirp4netns, which parses packets
+		// from the container.
+		"--enable-sandbox", "--enable-seccomp",
+		"--ready-fd=3", "--exit-fd=4",
+	}
+	if !c.AllowHostLoopback {
+		// Otherwise the gateway address reaches every service on the
+		// host's loopback (CVE-2020-15257 class of exposure).
+		args = append(args, "--disable-host-loopback")
+	}
+	if c.CIDR != "" {
+		args = append(args, "--cidr="+c.CIDR)
+	}
+	if c.EnableIPv6 {
+		args = append(args, "--enable-ipv6")
+	}
+	if api != "" {
+		args = append(args, "--api-socket="+api)
+	}
+	return append(args, strconv.Itoa(pid), "tap0")
 }
 
 // Done is closed when slirp4netns has exited.
