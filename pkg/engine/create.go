@@ -120,11 +120,12 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *container.Config, 
 	if name == "" {
 		name = randomName(id)
 	}
-	_, err = e.store.CreateContainer(id, name, img.ID)
+	copts := storage.ContainerOptions{Volatile: o.Remove}
+	_, err = e.store.CreateContainer(id, name, img.ID, copts)
 	if errors.Is(err, storage.ErrNameInUse) && o.Name == "" {
 		// A made-up name taken by chance: make it unique with the ID.
 		name += "_" + id[:6]
-		_, err = e.store.CreateContainer(id, name, img.ID)
+		_, err = e.store.CreateContainer(id, name, img.ID, copts)
 	}
 	if err != nil {
 		return nil, nil, "", err

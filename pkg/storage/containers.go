@@ -52,11 +52,11 @@ func NewContainerID() string { return stringid.GenerateRandomID() }
 // CreateContainer creates the writable layer of a container based on an
 // image. Name uniqueness is enforced under the store lock, so of two
 // concurrent creations with one name exactly one wins (ErrNameInUse).
-func (s *Store) CreateContainer(id, name, imageID string) (*Container, error) {
+func (s *Store) CreateContainer(id, name, imageID string, o ContainerOptions) (*Container, error) {
 	if err := ValidateContainerName(name); err != nil {
 		return nil, err
 	}
-	c, err := s.s.CreateContainer(id, []string{name}, imageID, "", "", nil)
+	c, err := s.s.CreateContainer(id, []string{name}, imageID, "", "", &cstorage.ContainerOptions{Volatile: o.Volatile})
 	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return nil, fmt.Errorf("%w: %q (remove it with `ctr rm %s` or pick another name)", ErrNameInUse, name, name)
@@ -64,6 +64,17 @@ func (s *Store) CreateContainer(id, name, imageID string) (*Container, error) {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	return toContainer(c), nil
+}
+
+// ContainerOptions are the choices made when a container is created.
+type ContainerOptions struct {
+	// Volatile keeps the container's records and its layer's out of the
+	// synced store: they are written to the run root without fsync, and
+	// its overlay is mounted with "volatile" (no sync of the upper layer).
+	// For containers removed when they exit (--rm), which need not survive
+	// a crash: podman does the same. It saves most of a short-lived
+	// container's fsyncs.
+	Volatile bool
 }
 
 func toContainer(c *cstorage.Container) *Container {

@@ -117,6 +117,12 @@ func openTestStore(t *testing.T, opts Options) *Store {
 	t.Helper()
 	dir := t.TempDir()
 	opts.GraphRoot, opts.RunRoot = filepath.Join(dir, "graph"), filepath.Join(dir, "run")
+	return openTestStoreAt(t, opts)
+}
+
+// openTestStoreAt opens the store opts names, closed when the test ends.
+func openTestStoreAt(t *testing.T, opts Options) *Store {
+	t.Helper()
 	s, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -525,6 +531,87 @@ func TestIntegrationPullLayerTooLarge(t *testing.T) {
 			}
 			checkLayers(t, s, img)
 		})
+	}
+}
+
+// TestIntegrationVolatileAndBootCollection checks that a volatile (--rm)
+// container's root is mounted without syncing, and that a layer directory
+// no record names (left by a crash) is removed at the first open after a
+// reboot, and only then.
+func TestIntegrationVolatileAndBootCollection(t *testing.T) {
+	if !inUserNS(t, false) {
+		return
+	}
+	dir := t.TempDir()
+	opts := Options{GraphRoot: filepath.Join(dir, "graph"), RunRoot: filepath.Join(dir, "run")}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Pull(t.Context(), pushTestImage(t, multiLayerImage(t), nil), PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateContainer(NewContainerID(), "volatile", img.ID, ContainerOptions{Volatile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs, err := s.MountContainer(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.SplitSeq(string(mountinfo), "\n") {
+		if strings.Contains(l, " "+rootfs+" ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "volatile") {
+		t.Errorf("the volatile container's root is mounted as %q, want the volatile option", line)
+	}
+	if err := s.UnmountContainer(c.ID); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(opts.GraphRoot, "overlay", strings.Repeat("ab", 32))
+	if err := os.MkdirAll(filepath.Join(orphan, "diff"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	reopen := func() {
+		t.Helper()
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen() // same boot: nothing is collected
+	if _, err := os.Stat(orphan); err != nil {
+		t.Fatalf("an orphan layer directory was removed without a reboot: %v", err)
+	}
+	// A reboot empties the run root, and with it the boot ID record.
+	if err := os.Remove(filepath.Join(opts.RunRoot, bootIDFile)); err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the orphan layer directory after a reboot: %v, want it removed", err)
+	}
+	s = openTestStoreAt(t, opts)
+	if _, err := s.LookupImage(img.ID); err != nil {
+		t.Errorf("the image after the collection: %v", err)
+	}
+	if _, err := s.LookupContainer(c.ID); err != nil {
+		t.Errorf("the container after the collection: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/sirupsen/logrus"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/drivers/overlay"
 	"go.podman.io/storage/pkg/ioutils"
@@ -104,7 +106,34 @@ func Open(opts Options) (_ *Store, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s with driver %s: %w", opts.GraphRoot, choice.Driver, err)
 	}
+	collectAfterBoot(s, opts.RunRoot)
 	return &Store{s: s, opts: opts, choice: choice}, nil
+}
+
+// bootIDFile, in the run root, records the boot the run root belongs to.
+const bootIDFile = "ctr-boot-id"
+
+// collectAfterBoot removes, once per boot, what a crash or an unclean
+// shutdown orphaned: layer directories and layer data that no record names
+// (storage's GarbageCollect), such as those of volatile (--rm) containers
+// whose unsynced records were lost. The run root normally does not survive
+// a reboot ($XDG_RUNTIME_DIR is a tmpfs); the boot ID also catches one that
+// does. Best effort: a failure leaves disk space taken, nothing
+// inconsistent.
+func collectAfterBoot(s cstorage.Store, runRoot string) {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return
+	}
+	marker := filepath.Join(runRoot, bootIDFile)
+	if prev, err := os.ReadFile(marker); err == nil && bytes.Equal(prev, boot) {
+		return
+	}
+	if err := s.GarbageCollect(); err != nil {
+		logrus.Debugf("garbage collection of the store after a reboot: %v", err)
+		return
+	}
+	_ = ioutils.AtomicWriteFileWithOpts(marker, boot, 0o600, &ioutils.AtomicFileWriterOptions{NoSync: true})
 }
 
 // Close releases the store. Mounts made by this process stay (they belong to
