@@ -50,7 +50,7 @@ func TestStateFiles(t *testing.T) {
 	t.Run("written state reads back and leaves no temp file", func(t *testing.T) {
 		dir := t.TempDir()
 		want := State{Status: StateRunning, Pid: 42, RestartCount: 2, Health: &Health{Status: "healthy"}}
-		if err := WriteState(dir, &want); err != nil {
+		if err := WriteState(dir, &want, true); err != nil {
 			t.Fatal(err)
 		}
 		got, err := ReadState(dir)

@@ -47,13 +47,14 @@ func ReadState(dir string) (*State, error) {
 	return &s, nil
 }
 
-// WriteState replaces the state in the container directory dir.
-func WriteState(dir string, s *State) error {
+// WriteState replaces the state in the container directory dir (synced or
+// not, see WriteFile).
+func WriteState(dir string, s *State, sync bool) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	return WriteFile(dir, StateFile, b)
+	return WriteFile(dir, StateFile, b, sync)
 }
 
 // ReadSpec reads the runtime spec in the container directory dir.
@@ -76,9 +77,12 @@ func readJSON(dir, name string, v any) error {
 	return nil
 }
 
-// WriteFile replaces name in dir atomically (temp file, fsync, rename),
-// so a reader never sees half a file and a crash never leaves one.
-func WriteFile(dir, name string, data []byte) (retErr error) {
+// WriteFile replaces name in dir atomically (temp file, rename), so a
+// reader never sees half a file. With sync the data reaches the disk
+// before the rename, so a crash never leaves an empty or partial file
+// either: every container needs that but one removed when it exits (--rm),
+// whose records are volatile anyway (storage.ContainerOptions).
+func WriteFile(dir, name string, data []byte, sync bool) (retErr error) {
 	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return err
@@ -92,8 +96,10 @@ func WriteFile(dir, name string, data []byte) (retErr error) {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err

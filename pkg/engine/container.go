@@ -63,15 +63,25 @@ func (e *Engine) saveConfig(c *container.Config) error {
 	if err != nil {
 		return err
 	}
-	return e.store.WriteContainerFile(c.ID, container.ConfigFile, b)
+	return e.writeContainerFile(c, container.ConfigFile, b)
 }
 
-func (e *Engine) saveState(id string, s *container.State) error {
-	dir, err := e.store.ContainerDir(id)
+func (e *Engine) saveState(c *container.Config, s *container.State) error {
+	dir, err := e.store.ContainerDir(c.ID)
 	if err != nil {
 		return err
 	}
-	return container.WriteState(dir, s)
+	return container.WriteState(dir, s, !c.Remove)
+}
+
+// writeContainerFile writes one of c's files, synced unless c is removed
+// when it exits.
+func (e *Engine) writeContainerFile(c *container.Config, name string, data []byte) error {
+	dir, err := e.store.ContainerDir(c.ID)
+	if err != nil {
+		return err
+	}
+	return container.WriteFile(dir, name, data, !c.Remove)
 }
 
 // load reads a container's files. A container being created may have no

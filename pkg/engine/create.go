@@ -248,13 +248,13 @@ func (e *Engine) create(img *storage.Image, o RunOptions) (_ *container.Config, 
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := e.store.WriteContainerFile(id, container.SpecFile, specJSON); err != nil {
+	if err := e.writeContainerFile(cfg, container.SpecFile, specJSON); err != nil {
 		return nil, nil, "", err
 	}
 	// Copies for `ctr top`, which cannot reach a running container's root
 	// from another user namespace.
 	for name, b := range map[string][]byte{container.PasswdCopy: so.Passwd, container.GroupCopy: so.Group} {
-		if err := e.store.WriteContainerFile(id, name, b); err != nil {
+		if err := e.writeContainerFile(cfg, name, b); err != nil {
 			return nil, nil, "", err
 		}
 	}

@@ -91,14 +91,14 @@ func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o R
 		} else if errors.Is(err, run.ErrCannotExecute) {
 			code = 126
 		}
-		_ = e.saveState(c.ID, &container.State{Status: container.StateExited, ExitCode: code, StartedAt: started, FinishedAt: time.Now().UTC()})
+		_ = e.saveState(c, &container.State{Status: container.StateExited, ExitCode: code, StartedAt: started, FinishedAt: time.Now().UTC()})
 		return code, err
 	}
 	st := container.State{Status: container.StateRunning, Pid: p.Pid, MonitorPid: os.Getpid(), StartedAt: started}
 	st.Ports = network.Ports()
 	st.PidStart, _ = rootless.ProcessStartTime(p.Pid)
 	st.MonitorStart, _ = rootless.ProcessStartTime(os.Getpid())
-	if err := e.saveState(c.ID, &st); err != nil {
+	if err := e.saveState(c, &st); err != nil {
 		_ = p.Signal(syscall.SIGKILL)
 		_, _ = p.Wait()
 		return 0, err
@@ -126,7 +126,7 @@ func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o R
 		console.drain()
 	}
 	st.Status, st.ExitCode, st.FinishedAt = container.StateExited, code, time.Now().UTC()
-	if err := e.saveState(c.ID, &st); err != nil && waitErr == nil {
+	if err := e.saveState(c, &st); err != nil && waitErr == nil {
 		waitErr = err
 	}
 	return code, waitErr

@@ -191,7 +191,7 @@ func newMonitor(cfg Config) (*monitor, error) {
 
 // saveState writes st as the container's state.
 func (m *monitor) saveState(st *container.State) error {
-	return container.WriteState(m.cfg.Dir, st)
+	return container.WriteState(m.cfg.Dir, st, !m.c.Remove)
 }
 
 // createCgroup gives the container a cgroup of its own when the user has

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	cstorage "go.podman.io/storage"
-	"go.podman.io/storage/pkg/ioutils"
 	"go.podman.io/storage/pkg/stringid"
 )
 
@@ -160,16 +159,6 @@ func (s *Store) ContainerDir(id string) (string, error) {
 // (gone after a reboot).
 func (s *Store) ContainerRunDir(id string) (string, error) {
 	return s.s.ContainerRunDirectory(id)
-}
-
-// WriteContainerFile atomically writes name in the container's persistent
-// directory (temp file, fsync, rename), so a crash never leaves half a file.
-func (s *Store) WriteContainerFile(id, name string, data []byte) error {
-	dir, err := s.ContainerDir(id)
-	if err != nil {
-		return err
-	}
-	return ioutils.AtomicWriteFile(filepath.Join(dir, name), data, 0o600)
 }
 
 // ReadContainerFile reads name from the container's persistent directory.
