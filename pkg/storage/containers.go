@@ -150,10 +150,26 @@ func (s *Store) DeleteContainer(id string) error {
 	return nil
 }
 
-// ContainerDir is the container's persistent private directory.
+// ContainerDir is the directory of the container's own files (ctr's
+// config, spec, state and log). It is in the graph root, so a container
+// outlives a reboot; except for a volatile container (--rm: see
+// ContainerOptions), which is removed when it stops and whose records are
+// dropped after a reboot anyway: its files go in the run root with the rest
+// of its volatile state, off the disk where the run root is a tmpfs.
 func (s *Store) ContainerDir(id string) (string, error) {
-	return s.s.ContainerDirectory(id)
+	c, err := s.s.Container(id)
+	if err != nil {
+		return "", err
+	}
+	if volatile, _ := c.Flags[volatileFlag].(bool); volatile {
+		return s.s.ContainerRunDirectory(c.ID)
+	}
+	return s.s.ContainerDirectory(c.ID)
 }
+
+// volatileFlag is the container flag with which storage marks a volatile
+// container.
+const volatileFlag = "Volatile"
 
 // ContainerRunDir is the container's private directory in the run root
 // (gone after a reboot).

@@ -556,6 +556,23 @@ func TestIntegrationVolatileAndBootCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kept, err := s.CreateContainer(NewContainerID(), "kept", img.ID, ContainerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A volatile container's own files live in the run root; another's in
+	// the graph root.
+	for _, tc := range []struct {
+		id, root string
+	}{{c.ID, opts.RunRoot}, {kept.ID, opts.GraphRoot}} {
+		dir, err := s.ContainerDir(tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(dir, tc.root+"/") {
+			t.Errorf("ContainerDir(%.12s) = %s, want it under %s", tc.id, dir, tc.root)
+		}
+	}
 	rootfs, err := s.MountContainer(c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -594,24 +611,49 @@ func TestIntegrationVolatileAndBootCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	exists := func(id string) bool {
+		t.Helper()
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, err = s.LookupContainer(id)
+		if err != nil && !errors.Is(err, ErrContainerUnknown) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
 	reopen() // same boot: nothing is collected
 	if _, err := os.Stat(orphan); err != nil {
 		t.Fatalf("an orphan layer directory was removed without a reboot: %v", err)
 	}
-	// A reboot empties the run root, and with it the boot ID record.
-	if err := os.Remove(filepath.Join(opts.RunRoot, bootIDFile)); err != nil {
+	// A store whose last boot is unknown (its record is gone, or it was
+	// made before there was one) is collected, but its volatile containers
+	// may belong to this boot: they stay.
+	if err := os.Remove(filepath.Join(opts.GraphRoot, bootIDFile)); err != nil {
 		t.Fatal(err)
 	}
 	reopen()
 	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the orphan layer directory after a reboot: %v, want it removed", err)
 	}
+	if !exists(c.ID) {
+		t.Errorf("the volatile container was removed although no reboot was seen")
+	}
+	// A reboot: the volatile container goes, the other stays.
+	defer func(orig func() ([]byte, error)) { bootID = orig }(bootID)
+	bootID = func() ([]byte, error) { return []byte("00000000-1111-2222-3333-444444444444\n"), nil }
+	reopen()
+	if exists(c.ID) {
+		t.Errorf("the volatile container of the previous boot is still there")
+	}
+	if !exists(kept.ID) {
+		t.Errorf("the container that is not volatile was removed after a reboot")
+	}
 	s = openTestStoreAt(t, opts)
 	if _, err := s.LookupImage(img.ID); err != nil {
 		t.Errorf("the image after the collection: %v", err)
-	}
-	if _, err := s.LookupContainer(c.ID); err != nil {
-		t.Errorf("the container after the collection: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -106,34 +107,77 @@ func Open(opts Options) (_ *Store, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s with driver %s: %w", opts.GraphRoot, choice.Driver, err)
 	}
-	collectAfterBoot(s, opts.RunRoot)
+	collectAfterBoot(s, opts.GraphRoot)
 	return &Store{s: s, opts: opts, choice: choice}, nil
 }
 
-// bootIDFile, in the run root, records the boot the run root belongs to.
+// bootIDFile, in the graph root, records the boot during which the store
+// was last opened.
 const bootIDFile = "ctr-boot-id"
 
-// collectAfterBoot removes, once per boot, what a crash or an unclean
-// shutdown orphaned: layer directories and layer data that no record names
-// (storage's GarbageCollect), such as those of volatile (--rm) containers
-// whose unsynced records were lost. The run root normally does not survive
-// a reboot ($XDG_RUNTIME_DIR is a tmpfs); the boot ID also catches one that
-// does. Best effort: a failure leaves disk space taken, nothing
-// inconsistent.
-func collectAfterBoot(s cstorage.Store, runRoot string) {
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+// bootID returns the kernel's ID of the running boot; a variable, for tests.
+var bootID = func() ([]byte, error) { return os.ReadFile("/proc/sys/kernel/random/boot_id") }
+
+// collectAfterBoot cleans up, once per boot, after the previous one: every
+// process of that boot is gone, so its volatile (--rm) containers are
+// removed (their removal was due when they stopped; a reboot stopped them),
+// and layer directories and layer data that no record names (storage's
+// GarbageCollect), such as those of volatile containers whose unsynced
+// records a crash lost, are collected. The boot ID is kept in the graph root,
+// not the run root: an emptied run root without a reboot ($XDG_RUNTIME_DIR
+// removed at logout while a detached container lives on) must not look like
+// one. Without a recorded boot (first open, or a store from before this
+// record) only the collection runs. The check holds a lock on the record, so
+// a store opened at the same time cannot create a volatile container that
+// this one then takes for a leftover. Best effort: a failure leaves disk
+// space taken, nothing inconsistent.
+func collectAfterBoot(s cstorage.Store, graphRoot string) {
+	boot, err := bootID()
 	if err != nil {
 		return
 	}
-	marker := filepath.Join(runRoot, bootIDFile)
-	if prev, err := os.ReadFile(marker); err == nil && bytes.Equal(prev, boot) {
+	f, err := os.OpenFile(filepath.Join(graphRoot, bootIDFile), os.O_RDWR|os.O_CREATE, 0o600) // Go opens with O_CLOEXEC
+	if err != nil {
 		return
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return
+	}
+	prev, err := io.ReadAll(io.LimitReader(f, 128))
+	if err != nil || bytes.Equal(prev, boot) {
+		return
+	}
+	if len(prev) > 0 {
+		removeVolatileContainers(s)
 	}
 	if err := s.GarbageCollect(); err != nil {
 		logrus.Debugf("garbage collection of the store after a reboot: %v", err)
 		return
 	}
-	_ = ioutils.AtomicWriteFileWithOpts(marker, boot, 0o600, &ioutils.AtomicFileWriterOptions{NoSync: true})
+	// In place under the lock: one small write is never seen half done by
+	// another process, and one torn by a crash is followed by a reboot.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt(boot, 0)
+	}
+}
+
+// removeVolatileContainers removes the volatile containers of a previous
+// boot with their layers and directories.
+func removeVolatileContainers(s cstorage.Store) {
+	cs, err := s.Containers()
+	if err != nil {
+		logrus.Debugf("list containers after a reboot: %v", err)
+		return
+	}
+	for _, c := range cs {
+		if volatile, _ := c.Flags[volatileFlag].(bool); !volatile {
+			continue
+		}
+		if err := s.DeleteContainer(c.ID); err != nil {
+			logrus.Debugf("remove volatile container %.12s after a reboot: %v", c.ID, err)
+		}
+	}
 }
 
 // Close releases the store. Mounts made by this process stay (they belong to
