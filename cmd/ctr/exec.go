@@ -8,6 +8,7 @@ import (
 	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/rootless"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -24,14 +25,6 @@ func newExecCommand(a *app) *cobra.Command {
 		Example: "  ctr exec web cat /etc/hostname\n  ctr exec -it web sh",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if a.hostPhase != nil {
-				// Second half, on the host: join the container.
-				var plan engine.ExecPlan
-				if err := json.Unmarshal(a.hostPhase, &plan); err != nil {
-					return err
-				}
-				return runPlan(cmd, a, &plan)
-			}
 			for _, f := range envFiles {
 				env, err := readEnvFile(f)
 				if err != nil {
@@ -40,6 +33,23 @@ func newExecCommand(a *app) *cobra.Command {
 				o.Env = append(env, o.Env...)
 			}
 			o.Args = args[1:]
+			if a.onHost {
+				// Plan on the host from the store's index when possible;
+				// else in the namespace, which hands the plan back.
+				plan, err := planExecOnHost(a, args[0], o)
+				if err == nil {
+					return runPlan(cmd, a, plan)
+				}
+				logrus.Debugf("exec: planning in the user namespace: %v", err)
+				if err := a.enterForHostPhase(cmd); err != nil {
+					return err
+				}
+				plan = &engine.ExecPlan{}
+				if err := json.Unmarshal(a.hostPhase, plan); err != nil {
+					return err
+				}
+				return runPlan(cmd, a, plan)
+			}
 			return a.withEngine(func(e *engine.Engine) error {
 				plan, err := e.PlanExec(args[0], o)
 				if err != nil {
@@ -66,7 +76,21 @@ func newExecCommand(a *app) *cobra.Command {
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as")
 	f.StringVarP(&o.WorkDir, "workdir", "w", "", "working directory inside the container")
 	cmd.Annotations = map[string]string{annotationHostPhase: "exec"}
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
+}
+
+// planExecOnHost plans the exec from the store's index, without the user
+// namespace: the plan only needs the container's records and files.
+func planExecOnHost(a *app, nameOrID string, o engine.ExecOptions) (*engine.ExecPlan, error) {
+	opts, err := a.storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	r, err := engine.NewHostReader(opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.PlanExec(nameOrID, o)
 }
 
 func runPlan(cmd *cobra.Command, a *app, plan *engine.ExecPlan) error {

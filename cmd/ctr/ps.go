@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/engine"
+	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/docker/go-units"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -58,7 +61,25 @@ func newPsCommand(a *app) *cobra.Command {
 			".RunningFor .CreatedAt .Status .State .Names .ExitCode, \"table TEMPLATE\", or \"json\".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withEngine(func(e *engine.Engine) error { return listContainers(a, e, o) })
+			if a.onHost {
+				// Sizes and image lookups need the store; the rest is
+				// in the store's index and the containers' files.
+				if !o.size && !hasFilter(o.filters, "ancestor") {
+					cs, err := hostContainers(a)
+					if err == nil {
+						return listContainers(a, cs, nil, o)
+					}
+					logrus.Debugf("ps: listing in the user namespace: %v", err)
+				}
+				return a.rerunInUserNS(cmd)
+			}
+			return a.withEngine(func(e *engine.Engine) error {
+				cs, err := e.Containers()
+				if err != nil {
+					return err
+				}
+				return listContainers(a, cs, e.Store(), o)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -68,15 +89,31 @@ func newPsCommand(a *app) *cobra.Command {
 	f.BoolVarP(&o.size, "size", "s", false, "show the size of each container's writable layer")
 	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter: status=STATE, name=REGEX, label=KEY[=VALUE], ancestor=IMAGE, id=PREFIX")
 	f.StringVar(&o.format, "format", "", "output format: a Go template, \"table TEMPLATE\" or \"json\"")
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
 }
 
-func listContainers(a *app, e *engine.Engine, o psOptions) error {
-	filters, err := parsePsFilters(e, o.filters)
+// hostContainers lists the containers from the host, without the user
+// namespace (see storage.ContainerIndex).
+func hostContainers(a *app) ([]*engine.Container, error) {
+	opts, err := a.storeOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	all, err := e.Containers()
+	r, err := engine.NewHostReader(opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.Containers()
+}
+
+func hasFilter(filters []string, key string) bool {
+	return slices.ContainsFunc(filters, func(f string) bool { return strings.HasPrefix(f, key+"=") })
+}
+
+// listContainers prints all (newest first) as ps does. store is nil on the
+// host, where --size and the ancestor filter are not offered.
+func listContainers(a *app, all []*engine.Container, store *storage.Store, o psOptions) error {
+	filters, err := parsePsFilters(store, o.filters)
 	if err != nil {
 		return err
 	}
@@ -122,8 +159,8 @@ func listContainers(a *app, e *engine.Engine, o psOptions) error {
 			RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
 			Status:     statusText(c), State: stateText(c), Names: c.Name, ExitCode: c.State.ExitCode, Ports: c.PortsString(),
 		})
-		if o.size {
-			if rw, err := e.Store().ContainerSize(c.ID); err == nil {
+		if o.size && store != nil {
+			if rw, err := store.ContainerSize(c.ID); err == nil {
 				rows[len(rows)-1].Size = humanSize(rw)
 			}
 		}
@@ -185,7 +222,7 @@ func hasStatusFilter(filters []string) bool {
 
 // parsePsFilters parses --filter; filters of the same key are ORed, of
 // different keys ANDed (podman).
-func parsePsFilters(e *engine.Engine, filters []string) ([]func(*engine.Container) bool, error) {
+func parsePsFilters(store *storage.Store, filters []string) ([]func(*engine.Container) bool, error) {
 	byKey := map[string][]func(*engine.Container) bool{}
 	var keys []string
 	for _, f := range filters {
@@ -218,7 +255,10 @@ func parsePsFilters(e *engine.Engine, filters []string) ([]func(*engine.Containe
 			}
 		case "ancestor":
 			id := value
-			if img, err := e.Store().LookupImage(value); err == nil {
+			if store == nil {
+				return nil, errors.New("internal error: the ancestor filter needs the store")
+			}
+			if img, err := store.LookupImage(value); err == nil {
 				id = img.ID
 			}
 			fn = func(c *engine.Container) bool { return c.ImageID == id || c.Image == value }

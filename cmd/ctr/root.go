@@ -23,6 +23,10 @@ const (
 	annotationUserNS = "ctr.userns"
 	userNSRequired   = "required" // needs the store: enter or fail
 	userNSOptional   = "optional" // enter if possible, else run on the host (info)
+	// userNSHostFirst: the command first tries to finish on the host
+	// (reading the store's index) and enters the namespace itself, with
+	// enterForHostPhase, when it cannot.
+	userNSHostFirst = "host-first"
 	// annotationHostPhase marks a command whose run in the namespace hands
 	// a result back (rootless.ReturnToHost) for a second half on the host.
 	annotationHostPhase = "ctr.hostphase"
@@ -43,6 +47,9 @@ type app struct {
 	// hostPhase is what the namespace half of a command handed back; set
 	// only in the host process, for the command's second half.
 	hostPhase []byte
+	// onHost: the process runs outside ctr's user namespace, as a user
+	// who needs one (not real root).
+	onHost bool
 }
 
 func newRootCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -122,6 +129,10 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 		a.mode = mode
 		return nil
 	}
+	a.onHost = true
+	if need == userNSHostFirst {
+		return nil
+	}
 	var result []byte
 	code, err := a.enterUserNS(cmd, &result)
 	if err != nil {
@@ -134,6 +145,33 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 	if code == 0 && result != nil && cmd.Annotations[annotationHostPhase] != "" {
 		a.hostPhase = result
 		return nil // RunE continues on the host
+	}
+	return exitStatus{code: code}
+}
+
+// rerunInUserNS is how a userNSHostFirst command that could not finish on
+// the host runs instead: the whole command again, in the namespace.
+func (a *app) rerunInUserNS(cmd *cobra.Command) error {
+	code, err := a.enterUserNS(cmd, nil)
+	if err != nil {
+		return err
+	}
+	return exitStatus{code: code}
+}
+
+// enterForHostPhase is how a userNSHostFirst command that could not finish
+// on the host runs its namespace half: on success a.hostPhase holds the
+// result handed back; otherwise the error is the child's exit status (its
+// errors were printed there) or why the namespace could not be entered.
+func (a *app) enterForHostPhase(cmd *cobra.Command) error {
+	var result []byte
+	code, err := a.enterUserNS(cmd, &result)
+	if err != nil {
+		return err
+	}
+	if code == 0 && result != nil {
+		a.hostPhase = result
+		return nil
 	}
 	return exitStatus{code: code}
 }

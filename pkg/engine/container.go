@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +28,7 @@ var ErrContainerRunning = errors.New("container is running")
 type Container struct {
 	container.Config
 	State container.State
+	dir   string // where its files are (storage.Store.ContainerDir)
 }
 
 // Running reports whether the container's process is alive. A state file
@@ -84,18 +87,50 @@ func (e *Engine) writeContainerFile(c *container.Config, name string, data []byt
 	return container.WriteFile(dir, name, data, !c.Remove)
 }
 
+// Reader reads containers: their storage records and their files
+// (config, state, spec). An Engine is one, on its open store, in the user
+// namespace; NewHostReader makes one on the store's index, from the host,
+// for the commands that only read (`ctr exec` plans there and `ctr ps`
+// lists there when they can, skipping the namespace entry).
+type Reader struct {
+	src containerSource
+}
+
+// containerSource is where a Reader finds containers: *storage.Store or
+// *storage.ContainerIndex.
+type containerSource interface {
+	Containers() ([]*storage.Container, error)
+	LookupContainer(nameOrID string) (*storage.Container, error)
+	ContainerDirOf(c *storage.Container) (string, error)
+}
+
+// NewHostReader returns a Reader on the index of the store at opts, for use
+// outside the user namespace. It fails with storage.ErrNoIndex when the
+// store cannot be read that way; the caller then enters the namespace.
+func NewHostReader(opts storage.Options) (*Reader, error) {
+	idx, err := storage.OpenContainerIndex(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{src: idx}, nil
+}
+
 // load reads a container's files. A container being created may have no
 // files yet; it reads as created.
-func (e *Engine) load(sc *storage.Container) (*Container, error) {
-	c := &Container{Config: container.Config{ID: sc.ID, Name: sc.Name, ImageID: sc.ImageID, Created: sc.Created}, State: container.State{Status: container.StateCreated}}
-	if b, err := e.store.ReadContainerFile(sc.ID, container.ConfigFile); err == nil {
+func (r *Reader) load(sc *storage.Container) (*Container, error) {
+	dir, err := r.src.ContainerDirOf(sc)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{Config: container.Config{ID: sc.ID, Name: sc.Name, ImageID: sc.ImageID, Created: sc.Created}, State: container.State{Status: container.StateCreated}, dir: dir}
+	if b, err := os.ReadFile(filepath.Join(dir, container.ConfigFile)); err == nil {
 		if err := json.Unmarshal(b, &c.Config); err != nil {
 			return nil, fmt.Errorf("container %.12s: %s: %w", sc.ID, container.ConfigFile, err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if b, err := e.store.ReadContainerFile(sc.ID, container.StateFile); err == nil {
+	if b, err := os.ReadFile(filepath.Join(dir, container.StateFile)); err == nil {
 		if err := json.Unmarshal(b, &c.State); err != nil {
 			return nil, fmt.Errorf("container %.12s: %s: %w", sc.ID, container.StateFile, err)
 		}
@@ -111,15 +146,20 @@ func (e *Engine) load(sc *storage.Container) (*Container, error) {
 	return c, nil
 }
 
+// readFile reads one of c's files.
+func (c *Container) readFile(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(c.dir, name))
+}
+
 // Containers lists all containers, newest first.
-func (e *Engine) Containers() ([]*Container, error) {
-	scs, err := e.store.Containers()
+func (r *Reader) Containers() ([]*Container, error) {
+	scs, err := r.src.Containers()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*Container, 0, len(scs))
 	for _, sc := range scs {
-		c, err := e.load(sc)
+		c, err := r.load(sc)
 		if err != nil {
 			return nil, err
 		}
@@ -130,12 +170,12 @@ func (e *Engine) Containers() ([]*Container, error) {
 }
 
 // Container finds a container by name, ID or unique ID prefix.
-func (e *Engine) Container(nameOrID string) (*Container, error) {
-	sc, err := e.store.LookupContainer(nameOrID)
+func (r *Reader) Container(nameOrID string) (*Container, error) {
+	sc, err := r.src.LookupContainer(nameOrID)
 	if err != nil {
 		return nil, err
 	}
-	return e.load(sc)
+	return r.load(sc)
 }
 
 // RemoveOptions configure Remove.

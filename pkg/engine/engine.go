@@ -14,6 +14,7 @@ import (
 
 // Engine acts on one store from inside ctr's user namespace.
 type Engine struct {
+	Reader
 	store   *storage.Store
 	volumes *volume.Store
 	mode    rootless.Mode
@@ -28,7 +29,7 @@ func New(store *storage.Store, mode rootless.Mode) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{store: store, volumes: vols, mode: mode}
+	e := &Engine{Reader: Reader{src: store}, store: store, volumes: vols, mode: mode}
 	uids, gids, err := rootless.CurrentMappings()
 	if err != nil {
 		return nil, err

@@ -17,11 +17,12 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// `ctr exec` runs in two halves. Inside a fresh user namespace (where the
-// store can be read) PlanExec resolves the container and builds the
-// process; the plan goes back to the host-side ctr (rootless.ReturnToHost),
-// which owns every user namespace the user made and so may join the
-// container's with RunExecPlan. A sibling user namespace could not.
+// `ctr exec` runs in two halves. PlanExec resolves the container and builds
+// the process: on the host from the store's index (NewHostReader) when it
+// can, else inside a fresh user namespace, which hands the plan back to the
+// host-side ctr (rootless.ReturnToHost). The host side owns every user
+// namespace the user made and so may join the container's with
+// RunExecPlan; a sibling user namespace could not.
 
 // ExecOptions are the flags of `ctr exec`.
 type ExecOptions struct {
@@ -49,15 +50,15 @@ type ExecPlan struct {
 // PlanExec builds the process for `ctr exec` from the container's own:
 // same capabilities, seccomp filter, no_new_privs, environment, user and
 // working directory, with the user's changes applied.
-func (e *Engine) PlanExec(nameOrID string, o ExecOptions) (*ExecPlan, error) {
-	c, err := e.Container(nameOrID)
+func (r *Reader) PlanExec(nameOrID string, o ExecOptions) (*ExecPlan, error) {
+	c, err := r.Container(nameOrID)
 	if err != nil {
 		return nil, err
 	}
 	if !c.Running() {
 		return nil, fmt.Errorf("%w: %s: exec needs a running container (start it first)", container.ErrNotRunning, c.Name)
 	}
-	b, err := e.store.ReadContainerFile(c.ID, container.SpecFile)
+	b, err := c.readFile(container.SpecFile)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +66,8 @@ func (e *Engine) PlanExec(nameOrID string, o ExecOptions) (*ExecPlan, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("container %s: spec: %w", c.Name, err)
 	}
-	passwd, _ := e.store.ReadContainerFile(c.ID, container.PasswdCopy)
-	group, _ := e.store.ReadContainerFile(c.ID, container.GroupCopy)
+	passwd, _ := c.readFile(container.PasswdCopy)
+	group, _ := c.readFile(container.GroupCopy)
 	p, err := execProcess(spec.Process, o, passwd, group)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,8 @@ type Container struct {
 	Name    string
 	ImageID string
 	Created time.Time
+	// Volatile: created with ContainerOptions.Volatile.
+	Volatile bool
 }
 
 // NewContainerID returns a random 64-hex-digit container ID.
@@ -68,8 +70,10 @@ func (s *Store) CreateContainer(id, name, imageID string, o ContainerOptions) (*
 // ContainerOptions are the choices made when a container is created.
 type ContainerOptions struct {
 	// Volatile keeps the container's records and its layer's out of the
-	// synced store: they are written to the run root without fsync, and
-	// its overlay is mounted with "volatile" (no sync of the upper layer).
+	// synced store: they are written without fsync (to storage's volatile
+	// files, in the graph root), its own files go to the run root (see
+	// ContainerDir), and its overlay is mounted with "volatile" (no sync of
+	// the upper layer).
 	// For containers removed when they exit (--rm), which need not survive
 	// a crash: podman does the same. It saves most of a short-lived
 	// container's fsyncs.
@@ -78,6 +82,7 @@ type ContainerOptions struct {
 
 func toContainer(c *cstorage.Container) *Container {
 	out := &Container{ID: c.ID, ImageID: c.ImageID, Created: c.Created}
+	out.Volatile, _ = c.Flags[volatileFlag].(bool)
 	if len(c.Names) > 0 {
 		out.Name = c.Names[0]
 	}
@@ -103,6 +108,12 @@ func (s *Store) LookupContainer(nameOrID string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	return matchContainer(cs, nameOrID)
+}
+
+// matchContainer picks the container named nameOrID, or with that full ID
+// or unique ID prefix.
+func matchContainer(cs []*Container, nameOrID string) (*Container, error) {
 	var match *Container
 	for _, c := range cs {
 		if c.Name == nameOrID || c.ID == nameOrID {
@@ -162,6 +173,14 @@ func (s *Store) ContainerDir(id string) (string, error) {
 		return "", err
 	}
 	if volatile, _ := c.Flags[volatileFlag].(bool); volatile {
+		return s.s.ContainerRunDirectory(c.ID)
+	}
+	return s.s.ContainerDirectory(c.ID)
+}
+
+// ContainerDirOf is ContainerDir of a container already looked up.
+func (s *Store) ContainerDirOf(c *Container) (string, error) {
+	if c.Volatile {
 		return s.s.ContainerRunDirectory(c.ID)
 	}
 	return s.s.ContainerDirectory(c.ID)

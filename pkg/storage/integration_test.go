@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -899,5 +900,82 @@ func TestIntegrationDiffer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntegrationContainerIndex reads the records from outside as the store
+// does from inside: the same containers, lookups and directories; and
+// refuses a store not opened since the last boot.
+func TestIntegrationContainerIndex(t *testing.T) {
+	if !inUserNS(t, false) {
+		return
+	}
+	dir := t.TempDir()
+	opts := Options{GraphRoot: filepath.Join(dir, "graph"), RunRoot: filepath.Join(dir, "run")}
+	if _, err := OpenContainerIndex(opts); !errors.Is(err, ErrNoIndex) {
+		t.Errorf("index of a store that does not exist: %v, want ErrNoIndex", err)
+	}
+	s := openTestStoreAt(t, opts)
+	img, err := s.Pull(t.Context(), pushTestImage(t, multiLayerImage(t), nil), PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable, err := s.CreateContainer(NewContainerID(), "stable", img.ID, ContainerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	volatile, err := s.CreateContainer(NewContainerID(), "volatile", img.ID, ContainerOptions{Volatile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	x, err := OpenContainerIndex(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Containers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.Containers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := func(cs []*Container) map[string]Container {
+		m := map[string]Container{}
+		for _, c := range cs {
+			m[c.ID] = *c
+		}
+		return m
+	}
+	if g, w := byID(got), byID(want); len(g) != 2 || !maps.EqualFunc(g, w, func(a, b Container) bool {
+		return a.Name == b.Name && a.ImageID == b.ImageID && a.Created.Equal(b.Created) && a.Volatile == b.Volatile
+	}) {
+		t.Errorf("index lists %+v, the store %+v", g, w)
+	}
+	for _, c := range []*Container{stable, volatile} {
+		for _, key := range []string{c.Name, c.ID, c.ID[:12]} {
+			found, err := x.LookupContainer(key)
+			if err != nil || found.ID != c.ID {
+				t.Errorf("index lookup of %q: %v, %v; want %.12s", key, found, err, c.ID)
+			}
+		}
+		wantDir, err := s.ContainerDir(c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := x.ContainerDirOf(c); d != wantDir {
+			t.Errorf("index directory of %s: %s, want %s", c.Name, d, wantDir)
+		}
+	}
+	if _, err := x.LookupContainer("nosuch"); !errors.Is(err, ErrContainerUnknown) {
+		t.Errorf("index lookup of an unknown name: %v, want ErrContainerUnknown", err)
+	}
+
+	// After a reboot the index is not trusted until the store was opened.
+	defer func(orig func() ([]byte, error)) { bootID = orig }(bootID)
+	bootID = func() ([]byte, error) { return []byte("00000000-1111-2222-3333-444444444444\n"), nil }
+	if _, err := OpenContainerIndex(opts); !errors.Is(err, ErrNoIndex) {
+		t.Errorf("index after a reboot: %v, want ErrNoIndex", err)
 	}
 }
