@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -72,8 +71,7 @@ func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o R
 	}
 	// Catch signals before the container exists, so none is lost.
 	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	defer relaySignals(sigs)()
 
 	started := time.Now().UTC()
 	var network *monitor.Network

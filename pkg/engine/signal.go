@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,4 +32,32 @@ func ParseSignal(s string) (syscall.Signal, error) {
 		}
 	}
 	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// commonSignals are the signals users and tools send to a foreground
+// command; relaySignals catches them before anything else.
+var commonSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// relaySignals routes every signal to ch, as podman's and docker's signal
+// proxies do, and returns the function that stops it. The Go runtime
+// enables and disables each signal with a round trip to a thread of its
+// own, ~20 µs each: all 65 took 1-1.3 ms to enable and as long to disable,
+// on the path of every `ctr exec` and `ctr run`. So the common ones are
+// enabled before relaySignals returns and the rest from a goroutine, and
+// stop disables them from a goroutine too: a process that is about to exit
+// need not wait for it.
+func relaySignals(ch chan<- os.Signal) (stop func()) {
+	signal.Notify(ch, commonSignals...)
+	enabled := make(chan struct{})
+	go func() {
+		signal.Notify(ch)
+		close(enabled)
+	}()
+	return func() {
+		go func() {
+			<-enabled
+			signal.Stop(ch)
+		}()
+	}
 }
