@@ -157,7 +157,7 @@ func compile(p *specs.LinuxSeccomp, a *archInfo) (*Filter, error) {
 		}
 	}
 
-	table := a.table
+	table := a.table()
 	decisions := map[uint32]*decision{}
 	skipped := map[string]bool{}
 	mentioned := false

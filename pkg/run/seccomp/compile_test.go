@@ -55,7 +55,7 @@ func TestDefaultProfile(t *testing.T) {
 		t.Errorf("ENOSYS for newer syscalls is off for the default profile")
 	}
 	v := newVM(t, f, a)
-	table := a.table
+	table := a.table()
 
 	tests := []struct {
 		name string
@@ -404,7 +404,7 @@ func TestRuleSemantics(t *testing.T) {
 		}
 		p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActErrno}}}
 		v := newVM(t, compileT(t, p, a), a)
-		if got := v.call(a.table["mount"] | a.x32Bit); got != retEPERM {
+		if got := v.call(a.table()["mount"] | a.x32Bit); got != retEPERM {
 			t.Errorf("x32 mount = %s, want EPERM", retName(got))
 		}
 	})
@@ -433,8 +433,8 @@ func TestCompileReports(t *testing.T) {
 	if f.Flags != unix.SECCOMP_FILTER_FLAG_LOG {
 		t.Errorf("Flags = %#x, want SECCOMP_FILTER_FLAG_LOG alone (TSYNC dropped)", f.Flags)
 	}
-	if f.MaxSyscall != a.table["read"] {
-		t.Errorf("MaxSyscall = %d, want read's number %d", f.MaxSyscall, a.table["read"])
+	if f.MaxSyscall != a.table()["read"] {
+		t.Errorf("MaxSyscall = %d, want read's number %d", f.MaxSyscall, a.table()["read"])
 	}
 }
 
@@ -473,7 +473,7 @@ func TestCompileErrors(t *testing.T) {
 func TestLongJumps(t *testing.T) {
 	a := native(t)
 	var names []string
-	for name, nr := range a.table {
+	for name, nr := range a.table() {
 		if nr < 400 {
 			names = append(names, name)
 		}
@@ -484,7 +484,7 @@ func TestLongJumps(t *testing.T) {
 		p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{
 			Names:  []string{name},
 			Action: specs.ActAllow,
-			Args:   []specs.LinuxSeccompArg{{Index: 1, Value: uint64(a.table[name]), Op: specs.OpEqualTo}},
+			Args:   []specs.LinuxSeccompArg{{Index: 1, Value: uint64(a.table()[name]), Op: specs.OpEqualTo}},
 		})
 	}
 	f := compileT(t, p, a)
@@ -500,7 +500,7 @@ func TestLongJumps(t *testing.T) {
 	}
 	v := newVM(t, f, a)
 	for _, name := range names {
-		nr := a.table[name]
+		nr := a.table()[name]
 		if got := v.call(nr, 0, uint64(nr)); got != retAllow {
 			t.Errorf("%s(_, %d) = %s, want ALLOW", name, nr, retName(got))
 		}

@@ -91,7 +91,7 @@ func (v *vm) call(nr uint32, args ...uint64) uint32 {
 // sys is call by name.
 func (v *vm) sys(name string, args ...uint64) uint32 {
 	v.t.Helper()
-	nr, ok := v.arch.table[name]
+	nr, ok := v.arch.table()[name]
 	if !ok {
 		v.t.Fatalf("no syscall %q on %s", name, v.arch.spec)
 	}
