@@ -64,13 +64,15 @@ func newPsCommand(a *app) *cobra.Command {
 			if a.onHost {
 				// Sizes and image lookups need the store; the rest is
 				// in the store's index and the containers' files.
+				why := "--size and the ancestor filter need the store"
 				if !o.size && !hasFilter(o.filters, "ancestor") {
 					cs, err := hostContainers(a)
 					if err == nil {
 						return listContainers(a, cs, nil, o)
 					}
-					logrus.Debugf("ps: listing in the user namespace: %v", err)
+					why = err.Error()
 				}
+				logrus.Debugf("ps: listing in the user namespace: %s", why)
 				return a.rerunInUserNS(cmd)
 			}
 			return a.withEngine(func(e *engine.Engine) error {
