@@ -152,7 +152,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.dns, "dns", nil, "use this DNS server")
 	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "use this DNS search domain (. for none)")
 	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "set a resolv.conf option")
-	f.StringArrayVar(&o.addHosts, "add-host", nil, "add NAME:IP to /etc/hosts")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "add NAME:IP to /etc/hosts (IP host-gateway: the address at which the container reaches the host)")
 	f.BoolVar(&o.noHosts, "no-hosts", false, "do not create /etc/hosts (keep the image's)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST-PATH:CONTAINER-PATH[:ro|rw], or a volume NAME:CONTAINER-PATH, or an anonymous volume CONTAINER-PATH")
 	f.StringArrayVar(&o.mounts, "mount", nil, "mount type=bind|volume|tmpfs,source=...,target=...[,readonly]")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/netns"
@@ -48,6 +49,11 @@ func checkNetworkOptions(n NetworkOptions, restart container.RestartPolicy) erro
 	for _, h := range n.AddHosts {
 		if err := netns.ParseAddHost(h); err != nil {
 			return err
+		}
+		if strings.HasSuffix(h, ":"+netns.HostGatewayName) {
+			if _, err := netns.HostGateway(n.Config); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

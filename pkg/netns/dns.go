@@ -111,6 +111,10 @@ func Hosts(c Config, o HostsOptions) []byte {
 	}
 	for _, h := range o.ExtraHosts {
 		name, ip, _ := strings.Cut(h, ":")
+		if ip == HostGatewayName {
+			// CheckHostGateway refused a network without one.
+			ip, _ = HostGateway(c)
+		}
 		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
 	}
 	names := o.Hostname
@@ -128,11 +132,32 @@ func Hosts(c Config, o HostsOptions) []byte {
 	return b.Bytes()
 }
 
-// ParseAddHost checks an --add-host NAME:IP.
+// HostGatewayName, as the address of --add-host NAME:host-gateway (docker's
+// and podman's), stands for the address at which the container reaches the
+// host.
+const HostGatewayName = "host-gateway"
+
+// ParseAddHost checks an --add-host NAME:IP; IP may be host-gateway.
 func ParseAddHost(s string) error {
 	name, ip, ok := strings.Cut(s, ":")
-	if !ok || name == "" || net.ParseIP(ip) == nil || strings.ContainsAny(name, " \t\n") {
-		return fmt.Errorf("invalid --add-host %q: want NAME:IP", s)
+	if !ok || name == "" || (ip != HostGatewayName && net.ParseIP(ip) == nil) || strings.ContainsAny(name, " \t\n") {
+		return fmt.Errorf("invalid --add-host %q: want NAME:IP or NAME:host-gateway", s)
 	}
 	return nil
+}
+
+// HostGateway returns the address at which a container on network c
+// reaches the host: slirp4netns's gateway when allow_host_loopback lets it
+// through (the address of host.containers.internal), the loopback address
+// in the host's own network. Other modes have none: --network none has no
+// route out, and pasta runs with --no-map-gw.
+func HostGateway(c Config) (string, error) {
+	switch {
+	case c.Mode == ModeSlirp4netns && c.AllowHostLoopback:
+		_, gw, _ := c.Addresses()
+		return gw, nil
+	case c.Mode == ModeHost:
+		return "127.0.0.1", nil
+	}
+	return "", fmt.Errorf("%w: --add-host NAME:%s needs a network from which the host is reachable: --network slirp4netns:allow_host_loopback=true, or --network host", ErrInvalidNetwork, HostGatewayName)
 }

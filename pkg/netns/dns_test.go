@@ -1,6 +1,8 @@
 package netns
 
 import (
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -108,6 +110,12 @@ func TestHosts(t *testing.T) {
 		{"host network with an empty host file gets localhost lines",
 			Config{Mode: ModeHost}, HostsOptions{Hostname: "laptop"},
 			localhost + "127.0.1.1\tlaptop\n"},
+		{"host-gateway is slirp4netns's gateway with allow_host_loopback",
+			Config{Mode: ModeSlirp4netns, AllowHostLoopback: true, CIDR: "10.99.0.0/16"}, HostsOptions{Hostname: "web", ExtraHosts: []string{"gw:host-gateway"}},
+			localhost + "10.99.0.2\tgw\n10.99.0.100\tweb\n10.99.0.2\thost.containers.internal host.docker.internal\n"},
+		{"host-gateway is the loopback address in the host's network",
+			Config{Mode: ModeHost}, HostsOptions{Hostname: "laptop", ExtraHosts: []string{"gw:host-gateway"}},
+			localhost + "127.0.0.1\tgw\n127.0.1.1\tlaptop\n"},
 		{"the host's file is used only with host network",
 			Config{Mode: ModeSlirp4netns}, HostsOptions{Hostname: "web", HostContent: []byte("192.0.2.7\tnas\n")},
 			localhost + "10.0.2.100\tweb\n"},
@@ -131,6 +139,8 @@ func TestParseAddHost(t *testing.T) {
 		{"db.example.com:192.0.2.10", true},
 		{"v6db:2001:db8::10", true},
 		{"loop:::1", true},
+		{"gw:host-gateway", true},
+		{"gw:host-gateways", false},
 		{"db", false},
 		{"db:", false},
 		{":192.0.2.10", false},
@@ -148,6 +158,14 @@ func TestParseAddHost(t *testing.T) {
 		}
 		if !tt.ok && err == nil {
 			t.Errorf("ParseAddHost(%q) = nil, want an error", tt.s)
+		}
+	}
+}
+
+func TestHostGateway(t *testing.T) {
+	for _, c := range []Config{{Mode: ModeSlirp4netns}, {Mode: ModePasta, AllowHostLoopback: true}, {Mode: ModeNone}, {Mode: ModeContainer}} {
+		if gw, err := HostGateway(c); !errors.Is(err, ErrInvalidNetwork) || !strings.Contains(err.Error(), "allow_host_loopback=true") {
+			t.Errorf("HostGateway(%+v) = %q, %v; want ErrInvalidNetwork naming the fix", c, gw, err)
 		}
 	}
 }
