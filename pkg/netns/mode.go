@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -81,6 +82,10 @@ func ParseNetwork(s string) (Config, error) {
 	case ModePasta:
 		if hasOpts {
 			c.PastaArgs = strings.Split(opts, ",")
+			if slices.Contains(c.PastaArgs, "") {
+				// pasta would get an empty argument and fail obscurely.
+				return bad("empty pasta option: want pasta:ARG[,ARG...]")
+			}
 		}
 	case ModeSlirp4netns:
 		c.MTU, c.PortHandler = 65520, PortHandlerRootlesskit

@@ -86,6 +86,8 @@ func TestParseNetworkRejects(t *testing.T) {
 		{"slirp4netns enable_ipv6 not a boolean", "slirp4netns:enable_ipv6=maybe"},
 		{"slirp4netns unknown port_handler", "slirp4netns:port_handler=pasta"},
 		{"slirp4netns a bad option after a good one", "slirp4netns:mtu=1500,cidr=x"},
+		{"pasta with an empty option list", "pasta:"},
+		{"pasta with an empty option", "pasta:-4,,--mtu"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
