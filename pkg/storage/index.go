@@ -31,8 +31,9 @@ type ContainerIndex struct {
 }
 
 // ErrNoIndex is matched by errors.Is when the store cannot be read from
-// outside: it does not exist yet, or it was not made by this version of
-// ctr. The caller opens the store instead.
+// outside: it does not exist yet, it was not opened since the machine
+// booted, --storage-driver names another driver, or its records do not
+// parse. The caller opens the store instead, which acts or says why not.
 var ErrNoIndex = errors.New("the store's records cannot be read from the host")
 
 // OpenContainerIndex returns the index of the store at opts. It fails with
