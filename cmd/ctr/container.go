@@ -60,7 +60,7 @@ func newCreateCommand(a *app) *cobra.Command {
 				return err
 			}
 			return a.withEngine(func(e *engine.Engine) error {
-				img, err := resolveWithProgress(cmd, a, e, ro)
+				img, err := resolveWithProgress(cmd, a, e, &ro)
 				if err != nil {
 					return err
 				}

@@ -65,7 +65,7 @@ func newRunCommand(a *app) *cobra.Command {
 				if err := e.EnterNetworkOwner(ro.Network.Config); err != nil {
 					return err
 				}
-				img, err := resolveWithProgress(cmd, a, e, ro)
+				img, err := resolveWithProgress(cmd, a, e, &ro)
 				if err != nil {
 					return err
 				}
@@ -102,13 +102,19 @@ func newRunCommand(a *app) *cobra.Command {
 	return needsUserNS(cmd, userNSRequired)
 }
 
-// resolveWithProgress finds or pulls the image, showing pull progress.
-func resolveWithProgress(cmd *cobra.Command, a *app, e *engine.Engine, ro engine.RunOptions) (*storage.Image, error) {
+// resolveWithProgress finds or pulls the image, showing pull progress, and
+// puts the name the image resolved to in ro.Image.
+func resolveWithProgress(cmd *cobra.Command, a *app, e *engine.Engine, ro *engine.RunOptions) (*storage.Image, error) {
 	progress := newPullProgress(cmd.Context(), a.stderr, false)
-	ro.PullOptions.Progress = progress.event
-	img, err := e.ResolveImage(cmd.Context(), ro)
+	po := *ro
+	po.PullOptions.Progress = progress.event
+	img, name, err := e.ResolveImage(cmd.Context(), po)
 	progress.done()
-	return img, err
+	if err != nil {
+		return nil, err
+	}
+	ro.Image = name
+	return img, nil
 }
 
 // startAttached starts a container under its monitor, attached from the

@@ -76,24 +76,35 @@ type RunOptions struct {
 var ErrImageNotPresent = errors.New("image not present locally and --pull=never")
 
 // ResolveImage finds the image to run, pulling it as the pull policy says.
-func (e *Engine) ResolveImage(ctx context.Context, o RunOptions) (*storage.Image, error) {
+// It also returns the name the container shows for it, as podman does: the
+// store name a short name matched (localhost/busybox:latest for busybox),
+// the full reference of a pulled image, or what was given when that was an
+// ID.
+func (e *Engine) ResolveImage(ctx context.Context, o RunOptions) (*storage.Image, string, error) {
 	if o.Pull != PullAlways {
-		img, err := e.store.LookupImage(o.Image)
+		img, name, err := e.store.ResolveImage(o.Image)
 		if err == nil {
-			return img, nil
+			if name == "" {
+				name = o.Image
+			}
+			return img, name, nil
 		}
 		if !errors.Is(err, storage.ErrImageUnknown) {
-			return nil, err
+			return nil, "", err
 		}
 		if o.Pull == PullNever {
-			return nil, fmt.Errorf("%w: %s", ErrImageNotPresent, o.Image)
+			return nil, "", fmt.Errorf("%w: %s", ErrImageNotPresent, o.Image)
 		}
 	}
 	ref, err := storage.ParseReference(o.Image)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return e.store.Pull(ctx, ref, o.PullOptions)
+	img, err := e.store.Pull(ctx, ref, o.PullOptions)
+	if err != nil {
+		return nil, "", err
+	}
+	return img, ref.String(), nil
 }
 
 // Create makes a container without starting it; ctr create and run -d use

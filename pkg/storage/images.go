@@ -167,6 +167,13 @@ func (s *Store) LookupImage(nameOrID string) (*Image, error) {
 	return img, err
 }
 
+// ResolveImage is LookupImage that also returns the store name nameOrID
+// matched: localhost/busybox:latest for busybox, say; "" when the image was
+// found by ID or digest.
+func (s *Store) ResolveImage(nameOrID string) (*Image, string, error) {
+	return s.lookupImage(nameOrID)
+}
+
 // lookupImage returns the image and, when nameOrID was resolved as a name,
 // the store name it matched.
 func (s *Store) lookupImage(nameOrID string) (*Image, string, error) {
