@@ -255,15 +255,15 @@ func newWaitCommand(a *app) *cobra.Command {
 		Short: "Wait for containers to exit and print their exit statuses",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withEngine(func(e *engine.Engine) error {
+			return a.withReader(cmd, func(r *engine.Reader) error {
 				return eachContainer(a, args, func(n string) (string, error) {
-					code, err := e.Wait(cmd.Context(), n)
+					code, err := r.Wait(cmd.Context(), n)
 					return strconv.Itoa(code), err
 				})
 			})
 		},
 	}
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
 }
 
 func newLogsCommand(a *app) *cobra.Command {
@@ -285,8 +285,8 @@ func newLogsCommand(a *app) *cobra.Command {
 				}
 				o.Since = t
 			}
-			return a.withEngine(func(e *engine.Engine) error {
-				return e.Logs(cmd.Context(), args[0], o, func(l container.LogLine) error {
+			return a.withReader(cmd, func(r *engine.Reader) error {
+				return r.Logs(cmd.Context(), args[0], o, func(l container.LogLine) error {
 					w := a.stdout
 					if l.Stream == "stderr" {
 						w = a.stderr
@@ -309,7 +309,7 @@ func newLogsCommand(a *app) *cobra.Command {
 	f.BoolVarP(&timestamps, "timestamps", "t", false, "prefix each line with its time")
 	f.IntVarP(&tail, "tail", "n", -1, "show only the last N lines (-1: all)")
 	f.StringVar(&since, "since", "", "show lines since a time (RFC 3339) or a duration ago (10m)")
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
 }
 
 func parseSince(s string) (time.Time, error) {
@@ -442,8 +442,8 @@ func newPortCommand(a *app) *cobra.Command {
 		Short: "List a container's published ports",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withEngine(func(e *engine.Engine) error {
-				ports, err := e.Port(args[0])
+			return a.withReader(cmd, func(r *engine.Reader) error {
+				ports, err := r.Port(args[0])
 				if err != nil {
 					return err
 				}
@@ -474,5 +474,5 @@ func newPortCommand(a *app) *cobra.Command {
 			})
 		},
 	}
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
 }

@@ -149,6 +149,26 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 	return exitStatus{code: code}
 }
 
+// withReader runs fn, for a userNSHostFirst command that only reads
+// containers: on the host with a Reader on the store's index when that can
+// be read, else in the namespace (the whole command again) with the
+// engine's. An error from fn is the command's: output may have been
+// written already, so it is not run a second time.
+func (a *app) withReader(cmd *cobra.Command, fn func(*engine.Reader) error) error {
+	if !a.onHost {
+		return a.withEngine(func(e *engine.Engine) error { return fn(&e.Reader) })
+	}
+	opts, err := a.storeOptions()
+	if err == nil {
+		var r *engine.Reader
+		if r, err = engine.NewHostReader(opts); err == nil {
+			return fn(r)
+		}
+	}
+	logrus.Debugf("%s: running in the user namespace: %v", cmd.Name(), err)
+	return a.rerunInUserNS(cmd)
+}
+
 // rerunInUserNS is how a userNSHostFirst command that could not finish on
 // the host runs instead: the whole command again, in the namespace.
 func (a *app) rerunInUserNS(cmd *cobra.Command) error {

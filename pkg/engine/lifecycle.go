@@ -102,13 +102,13 @@ func (e *Engine) waitExit(ctx context.Context, c *Container, timeout time.Durati
 
 // Wait blocks until the container is not running (and not about to be
 // restarted) and returns its exit status.
-func (e *Engine) Wait(ctx context.Context, nameOrID string) (int, error) {
-	c, err := e.Container(nameOrID)
+func (r *Reader) Wait(ctx context.Context, nameOrID string) (int, error) {
+	c, err := r.Container(nameOrID)
 	if err != nil {
 		return 0, err
 	}
 	for {
-		cur, err := e.Container(c.ID)
+		cur, err := r.Container(c.ID)
 		if err != nil {
 			// Removed (--rm) after it exited: the last status we saw.
 			if c.State.Status == container.StateExited {

@@ -22,15 +22,12 @@ type LogOptions struct {
 
 // Logs streams a container's output lines to emit. With Follow it keeps
 // reading until the container stops running (or ctx ends).
-func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogOptions, emit func(container.LogLine) error) error {
-	c, err := e.Container(nameOrID)
+func (rd *Reader) Logs(ctx context.Context, nameOrID string, o LogOptions, emit func(container.LogLine) error) error {
+	c, err := rd.Container(nameOrID)
 	if err != nil {
 		return err
 	}
-	dir, err := e.store.ContainerDir(c.ID)
-	if err != nil {
-		return err
-	}
+	dir := c.dir
 	var lines []container.LogLine
 	collect := func(l container.LogLine) error {
 		if l.Time.Before(o.Since) {
@@ -78,7 +75,7 @@ func (e *Engine) Logs(ctx context.Context, nameOrID string, o LogOptions, emit f
 		if err := r.Each(since); err != nil {
 			return err
 		}
-		cur, err := e.Container(c.ID)
+		cur, err := rd.Container(c.ID)
 		if err != nil || !cur.Running() {
 			// Read what the last moments wrote, then stop.
 			return r.Each(since)

@@ -60,8 +60,8 @@ func checkNetworkOptions(n NetworkOptions, restart container.RestartPolicy) erro
 }
 
 // Port returns a container's published ports.
-func (e *Engine) Port(nameOrID string) ([]netns.PortMapping, error) {
-	c, err := e.Container(nameOrID)
+func (r *Reader) Port(nameOrID string) ([]netns.PortMapping, error) {
+	c, err := r.Container(nameOrID)
 	if err != nil {
 		return nil, err
 	}
