@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -74,9 +75,19 @@ func writeTemplate[T any](w io.Writer, format string, items []T, headings map[st
 			return err
 		}
 	}
+	var buf bytes.Buffer
 	for _, it := range items {
-		if err := tmpl.Execute(out, it); err != nil {
-			return fmt.Errorf("invalid --format template: %w", err)
+		buf.Reset()
+		if err := tmpl.Execute(&buf, it); err != nil {
+			// As docker does, try the item's JSON form: field names as
+			// the JSON output spells them ({{.Id}} as well as {{.ID}}).
+			buf.Reset()
+			if executeOnJSON(tmpl, &buf, it) != nil {
+				return fmt.Errorf("invalid --format template: %w", err)
+			}
+		}
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
 		}
 	}
 	if tw != nil {
@@ -92,4 +103,17 @@ func writeRows(w io.Writer, rows [][]string) error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// executeOnJSON renders tmpl with v decoded from its JSON encoding.
+func executeOnJSON(tmpl *template.Template, w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	return tmpl.Execute(w, raw)
 }

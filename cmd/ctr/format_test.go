@@ -186,3 +186,30 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("writeJSON(func) = nil, want an error")
 	}
 }
+
+// TestWriteTemplateJSONNames: a field can be named as the JSON output spells
+// it (docker's fallback), and a failing item writes nothing.
+func TestWriteTemplateJSONNames(t *testing.T) {
+	type state struct {
+		ExitCode int `json:"ExitCode"`
+	}
+	type item struct {
+		ID    string `json:"Id"`
+		State state  `json:"State"`
+	}
+	items := []item{{ID: "abc", State: state{ExitCode: 3}}}
+	for format, want := range map[string]string{
+		"{{.ID}}":                     "abc\n",
+		"{{.Id}}":                     "abc\n",
+		"{{.Id}} {{.State.ExitCode}}": "abc 3\n",
+	} {
+		var buf bytes.Buffer
+		if err := writeTemplate(&buf, format, items, nil); err != nil || buf.String() != want {
+			t.Errorf("writeTemplate(%q) = %q, %v; want %q", format, buf.String(), err, want)
+		}
+	}
+	var buf bytes.Buffer
+	if err := writeTemplate(&buf, "{{.ID}} {{.Nope}}", items, nil); err == nil || buf.Len() != 0 {
+		t.Errorf("writeTemplate with an unknown field = %q, %v; want an error and no output", buf.String(), err)
+	}
+}

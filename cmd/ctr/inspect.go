@@ -6,6 +6,7 @@ import (
 
 	"github.com/ctr-project/ctr/pkg/engine"
 	"github.com/ctr-project/ctr/pkg/storage"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -28,6 +29,16 @@ func newInspectCommand(a *app, kind string) *cobra.Command {
 			default:
 				return &usageError{err: fmt.Errorf("invalid --type %q: want container or image", typ), commandPath: cmd.CommandPath()}
 			}
+			if a.onHost {
+				// Containers can be read from the host; images need the
+				// store.
+				items, errs, err := inspectContainersOnHost(a, args, typ)
+				if err == nil {
+					return writeInspect(a, format, items, errs)
+				}
+				logrus.Debugf("inspect: running in the user namespace: %v", err)
+				return a.rerunInUserNS(cmd)
+			}
 			return a.withEngine(func(e *engine.Engine) error {
 				var items []any
 				var errs []error
@@ -39,16 +50,7 @@ func newInspectCommand(a *app, kind string) *cobra.Command {
 					}
 					items = append(items, item)
 				}
-				var err error
-				if format == "" || format == "json" {
-					if items == nil {
-						items = []any{}
-					}
-					err = writeJSON(a.stdout, items)
-				} else {
-					err = writeTemplate(a.stdout, format, items, nil)
-				}
-				return errors.Join(append(errs, err)...)
+				return writeInspect(a, format, items, errs)
 			})
 		},
 	}
@@ -56,7 +58,53 @@ func newInspectCommand(a *app, kind string) *cobra.Command {
 	if kind == "" {
 		cmd.Flags().StringVarP(&typ, "type", "t", "all", "what to inspect: container or image")
 	}
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
+}
+
+// writeInspect prints what inspect found, then returns the lookup errors.
+func writeInspect(a *app, format string, items []any, errs []error) error {
+	var err error
+	if format == "" || format == "json" {
+		if items == nil {
+			items = []any{}
+		}
+		err = writeJSON(a.stdout, items)
+	} else {
+		err = writeTemplate(a.stdout, format, items, nil)
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+// inspectContainersOnHost inspects names as containers from the store's
+// index. It fails, and the caller enters the namespace, when the index
+// cannot be read, when images are asked for, or when a name is no container
+// and may be an image.
+func inspectContainersOnHost(a *app, names []string, typ string) ([]any, []error, error) {
+	if typ == "image" {
+		return nil, nil, errors.New("images need the store")
+	}
+	opts, err := a.storeOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := engine.NewHostReader(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var items []any
+	var errs []error
+	for _, n := range names {
+		ci, err := r.Inspect(n)
+		switch {
+		case err == nil:
+			items = append(items, ci)
+		case typ == "container" || !errors.Is(err, storage.ErrContainerUnknown):
+			errs = append(errs, err)
+		default:
+			return nil, nil, fmt.Errorf("%q is no container and may be an image", n)
+		}
+	}
+	return items, errs, nil
 }
 
 func inspectOne(e *engine.Engine, name, typ string) (any, error) {

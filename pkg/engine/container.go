@@ -102,6 +102,7 @@ type containerSource interface {
 	Containers() ([]*storage.Container, error)
 	LookupContainer(nameOrID string) (*storage.Container, error)
 	ContainerDirOf(c *storage.Container) (string, error)
+	DriverName() string
 }
 
 // NewHostReader returns a Reader on the index of the store at opts, for use

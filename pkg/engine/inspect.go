@@ -96,14 +96,14 @@ type PortBinding struct {
 }
 
 // Inspect returns the inspect view of a container.
-func (e *Engine) Inspect(nameOrID string) (*ContainerInspect, error) {
-	c, err := e.Container(nameOrID)
+func (r *Reader) Inspect(nameOrID string) (*ContainerInspect, error) {
+	c, err := r.Container(nameOrID)
 	if err != nil {
 		return nil, err
 	}
 	ci := &ContainerInspect{
 		ID: c.ID, Created: c.Created, Image: c.ImageID, ImageName: c.Image, Name: c.Name,
-		RestartCount: c.State.RestartCount, Driver: e.store.Driver().Driver,
+		RestartCount: c.State.RestartCount, Driver: r.src.DriverName(),
 		State: InspectState{
 			Status: c.State.Status, Running: c.Running(), Pid: c.State.Pid, ExitCode: c.State.ExitCode,
 			Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt, Health: c.State.Health,
@@ -131,7 +131,7 @@ func (e *Engine) Inspect(nameOrID string) (*ContainerInspect, error) {
 	if len(c.Command) > 0 {
 		ci.Path, ci.Args = c.Command[0], c.Command[1:]
 	}
-	if b, err := e.store.ReadContainerFile(c.ID, container.SpecFile); err == nil {
+	if b, err := c.readFile(container.SpecFile); err == nil {
 		var spec specs.Spec
 		if json.Unmarshal(b, &spec) == nil && spec.Process != nil {
 			ci.Config.User = userString(spec.Process.User)

@@ -178,6 +178,9 @@ func (s *Store) ContainerDir(id string) (string, error) {
 	return s.s.ContainerDirectory(c.ID)
 }
 
+// DriverName is the storage driver the store uses (Driver().Driver).
+func (s *Store) DriverName() string { return s.choice.Driver }
+
 // ContainerDirOf is ContainerDir of a container already looked up.
 func (s *Store) ContainerDirOf(c *Container) (string, error) {
 	if c.Volatile {

@@ -27,6 +27,7 @@ import (
 // released. Read-only: anything that changes the store opens it.
 type ContainerIndex struct {
 	graphRoot, runRoot string
+	driver             string // as recorded: overlay, fuse-overlayfs or vfs
 	middleDir          string // "overlay-containers", "vfs-containers": storage's driver-named directory
 }
 
@@ -71,7 +72,7 @@ func OpenContainerIndex(opts Options) (*ContainerIndex, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown driver %q", ErrNoIndex, choice.Driver)
 	}
-	return &ContainerIndex{graphRoot: opts.GraphRoot, runRoot: opts.RunRoot, middleDir: driver + "-containers"}, nil
+	return &ContainerIndex{graphRoot: opts.GraphRoot, runRoot: opts.RunRoot, driver: choice.Driver, middleDir: driver + "-containers"}, nil
 }
 
 // Containers lists every container in the store.
@@ -116,3 +117,6 @@ func (x *ContainerIndex) ContainerDirOf(c *Container) (string, error) {
 	}
 	return filepath.Join(root, x.middleDir, c.ID, "userdata"), nil
 }
+
+// DriverName is the storage driver the store uses.
+func (x *ContainerIndex) DriverName() string { return x.driver }

@@ -968,6 +968,9 @@ func TestIntegrationContainerIndex(t *testing.T) {
 			t.Errorf("index directory of %s: %s, want %s", c.Name, d, wantDir)
 		}
 	}
+	if x.DriverName() != s.DriverName() {
+		t.Errorf("index driver %q, the store's %q", x.DriverName(), s.DriverName())
+	}
 	if _, err := x.LookupContainer("nosuch"); !errors.Is(err, ErrContainerUnknown) {
 		t.Errorf("index lookup of an unknown name: %v, want ErrContainerUnknown", err)
 	}
