@@ -43,13 +43,6 @@ var ErrNoIndex = errors.New("the store's records cannot be read from the host")
 // containers the reboot stopped (collectAfterBoot), which the index would
 // otherwise still list.
 func OpenContainerIndex(opts Options) (*ContainerIndex, error) {
-	boot, err := bootID()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoIndex, err)
-	}
-	if last, err := os.ReadFile(filepath.Join(opts.GraphRoot, bootIDFile)); err != nil || !bytes.Equal(last, boot) {
-		return nil, fmt.Errorf("%w: the store was not opened since the machine booted", ErrNoIndex)
-	}
 	b, err := os.ReadFile(filepath.Join(opts.GraphRoot, driverChoiceFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoIndex, err)
@@ -57,6 +50,13 @@ func OpenContainerIndex(opts Options) (*ContainerIndex, error) {
 	var choice DriverChoice
 	if err := json.Unmarshal(b, &choice); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNoIndex, driverChoiceFile, err)
+	}
+	boot, err := bootID()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoIndex, err)
+	}
+	if last, err := os.ReadFile(filepath.Join(opts.GraphRoot, bootIDFile)); err != nil || !bytes.Equal(last, boot) {
+		return nil, fmt.Errorf("%w: the store was not opened since the machine booted", ErrNoIndex)
 	}
 	if opts.Driver != "" && opts.Driver != choice.Driver {
 		// Open reports the mismatch.
