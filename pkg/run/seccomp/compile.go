@@ -32,7 +32,7 @@ const (
 // Filter is a compiled seccomp profile for one architecture.
 type Filter struct {
 	// Program is the classic BPF program seccomp(2) takes.
-	Program []unix.SockFilter
+	Program Program
 	// Flags are the SECCOMP_FILTER_FLAG_* bits the profile asks for.
 	// Load passes them to seccomp(2). Never TSYNC: see Load.
 	Flags uint
@@ -222,7 +222,7 @@ func compile(p *specs.LinuxSeccomp, a *archInfo) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("assemble seccomp program: %w", err)
 	}
-	f.Program = make([]unix.SockFilter, len(raw))
+	f.Program = make(Program, len(raw))
 	for i, r := range raw {
 		f.Program[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
