@@ -16,7 +16,9 @@ func newCpCommand(a *app) *cobra.Command {
 		Long: "Copy a file or directory from a container to the host (CONTAINER:PATH DEST) or from the host to a\n" +
 			"container (SRC CONTAINER:PATH), with docker's rules: a directory copied into an existing directory\n" +
 			"is nested, SRC/. copies a directory's contents. Paths in the container resolve inside it: its\n" +
-			"symlinks never lead to host files. Modes and times are kept; --archive also keeps owners.",
+			"symlinks never lead to host files. A path on a volume or bind mount is copied from or to the\n" +
+			"mount's source, chrooted into it; a read-only mount is refused. Modes and times are kept;\n" +
+			"--archive also keeps owners.",
 		Example: "  ctr cp web:/etc/nginx/nginx.conf .\n  ctr cp ./site/. web:/usr/share/nginx/html",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

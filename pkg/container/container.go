@@ -71,6 +71,8 @@ type Volume struct {
 	Name        string `json:"name"`
 	Destination string `json:"destination"`
 	Anonymous   bool   `json:"anonymous,omitempty"`
+	// Options are the mount options asked for (ro, propagation).
+	Options []string `json:"options,omitempty"`
 }
 
 // RestartPolicy says when the monitor restarts a container that exited.

@@ -93,7 +93,13 @@ func (e *Engine) writeContainerFile(c *container.Config, name string, data []byt
 // for the commands that only read (`ctr exec` plans there and `ctr ps`
 // lists there when they can, skipping the namespace entry).
 type Reader struct {
-	src containerSource
+	src        containerSource
+	volumesDir string // the volume store's directory (volumesDir)
+}
+
+// volumesDir is where the named volumes of the store at graphRoot live.
+func volumesDir(graphRoot string) string {
+	return filepath.Join(filepath.Dir(graphRoot), "volumes")
 }
 
 // containerSource is where a Reader finds containers: *storage.Store or
@@ -113,7 +119,7 @@ func NewHostReader(opts storage.Options) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{src: idx}, nil
+	return &Reader{src: idx, volumesDir: volumesDir(opts.GraphRoot)}, nil
 }
 
 // load reads a container's files. A container being created may have no

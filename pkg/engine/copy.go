@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ctr-project/ctr/pkg/container"
@@ -25,7 +27,9 @@ import (
 // container's root is mounted only in its monitor's mount namespace, so the
 // container side of the copy runs there: the monitor hands the connection
 // to the ctr binary (serveCopy, through HelperMain). For a stopped
-// container this process mounts the root itself.
+// container this process mounts the root itself. Paths on a bind mount or
+// a volume are in neither: they are copied from or to the mount's source
+// (hostMountOf).
 
 // CopyOptions configure a copy.
 type CopyOptions struct {
@@ -48,11 +52,24 @@ func (e *Engine) CopyFromContainer(nameOrID, path, dst string, o CopyOptions) er
 	if err != nil {
 		return err
 	}
+	m, onMount, err := e.hostMountOf(c, path)
+	if err != nil {
+		return err
+	}
 	var info archive.CopyInfo
 	var content io.ReadCloser
-	if c.Running() {
+	switch {
+	case onMount:
+		info, content, err = tarFromRoot(m.root, m.path)
+		if err == nil && m.path == "/" {
+			// The whole mount: its entries are named after the
+			// directory the user named, as for any other directory.
+			info.Path = path
+			content = prefixEntries(content, m.name)
+		}
+	case c.Running():
 		info, content, err = e.remoteCopyOut(c, path)
-	} else {
+	default:
 		var rootfs string
 		if rootfs, err = e.store.MountContainer(c.ID); err != nil {
 			return err
@@ -64,6 +81,11 @@ func (e *Engine) CopyFromContainer(nameOrID, path, dst string, o CopyOptions) er
 		return err
 	}
 	defer content.Close()
+	// Absolute: go.podman.io/storage creates the directories it implies
+	// only below an absolute path.
+	if dst, err = filepath.Abs(dst); err != nil {
+		return err
+	}
 	dstInfo, err := archive.CopyInfoDestinationPath(dst)
 	if err != nil {
 		return err
@@ -91,6 +113,16 @@ func (e *Engine) CopyToContainer(nameOrID, src, path string, o CopyOptions) erro
 		return err
 	}
 	defer content.Close()
+	m, onMount, err := e.hostMountOf(c, path)
+	if err != nil {
+		return err
+	}
+	if onMount {
+		if m.readOnly {
+			return fmt.Errorf("%s in the container is on a read-only mount (%s)", path, m.root)
+		}
+		return untarIntoRoot(m.root, m.path, info, content, o.Archive)
+	}
 	if c.Running() {
 		return e.remoteCopyIn(c, path, info, content, o)
 	}
@@ -100,6 +132,106 @@ func (e *Engine) CopyToContainer(nameOrID, src, path string, o CopyOptions) erro
 	}
 	defer e.store.UnmountContainer(c.ID)
 	return untarIntoRoot(rootfs, path, info, content, o.Archive)
+}
+
+// hostMount is where a container path lies when a bind mount or a volume
+// covers it: such paths are not in the root filesystem that the copy
+// otherwise reads or writes (the container's mounts exist only in its own
+// mount namespace), so the copy goes to the mount's source on the host,
+// chrooted into it like the root.
+type hostMount struct {
+	root     string // the source directory on the host
+	path     string // the path below it, with the user's trailing "/" or "/."
+	name     string // the mount point's base name in the container
+	readOnly bool
+}
+
+// hostMountOf finds the bind mount or volume that covers path in c (the
+// deepest one), by path as the user wrote it: a symlink in the container
+// leading onto a mount is not followed there (the copy then stays in the
+// root filesystem). A file bind-mounted from the host is refused with
+// where it is, rather than copied from or over the placeholder beneath it.
+func (e *Engine) hostMountOf(c *Container, p string) (hostMount, bool, error) {
+	clean := filepath.Clean("/" + p)
+	var best hostMount
+	bestDest := ""
+	consider := func(dest, source string, options []string) {
+		dest = filepath.Clean(dest)
+		under := clean == dest || strings.HasPrefix(clean, dest+"/")
+		if !under || len(dest) <= len(bestDest) {
+			return
+		}
+		bestDest = dest
+		best = hostMount{root: source, name: filepath.Base(dest), readOnly: slices.Contains(options, "ro")}
+	}
+	for _, m := range c.Mounts {
+		if m.Type == "bind" {
+			consider(m.Destination, m.Source, m.Options)
+		}
+	}
+	for _, v := range c.Volumes {
+		consider(v.Destination, e.volumes.Mountpoint(v.Name), v.Options)
+	}
+	if bestDest == "" {
+		return hostMount{}, false, nil
+	}
+	fi, err := os.Stat(best.root)
+	if err != nil {
+		return hostMount{}, false, fmt.Errorf("%s in the container is mounted from %s: %w", bestDest, best.root, err)
+	}
+	if !fi.IsDir() {
+		return hostMount{}, false, fmt.Errorf("%s in the container is the host's file %s: copy it there", bestDest, best.root)
+	}
+	best.path = "/" + strings.TrimPrefix(strings.TrimPrefix(clean, bestDest), "/")
+	switch {
+	case strings.HasSuffix(p, "/."):
+		best.path = strings.TrimSuffix(best.path, "/") + "/."
+	case strings.HasSuffix(p, "/") && best.path != "/":
+		best.path += "/"
+	}
+	return best, true, nil
+}
+
+// prefixEntries renames every entry of a tar stream (named ".", "a",
+// "b/c", as chrootarchive names the whole of its root) to live under
+// prefix, hard-link targets included.
+func prefixEntries(rc io.ReadCloser, prefix string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		defer rc.Close()
+		tr, tw := tar.NewReader(rc), tar.NewWriter(pw)
+		rename := func(name string) string {
+			name = strings.TrimPrefix(name, "./")
+			if name == "." || name == "" || name == "./" {
+				return prefix + "/"
+			}
+			return prefix + "/" + name
+		}
+		for {
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				pw.CloseWithError(tw.Close())
+				return
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			hdr.Name = rename(hdr.Name)
+			if hdr.Typeflag == tar.TypeLink {
+				hdr.Linkname = rename(hdr.Linkname)
+			}
+			if err := tw.WriteHeader(hdr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.Copy(tw, tr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return pr
 }
 
 // tarFromRoot archives path of the container mounted at rootfs. A
@@ -126,7 +258,10 @@ func tarFromRoot(rootfs, path string) (archive.CopyInfo, io.ReadCloser, error) {
 	if contents || inRoot == "/" {
 		dir, base = inRoot, "."
 	}
-	opts := &archive.TarOptions{IncludeFiles: []string{base}}
+	// The contents of a directory are named "./NAME": that is what the
+	// destination side renames to the destination's name when it does
+	// not exist yet ("NAME" alone would land beside it).
+	opts := &archive.TarOptions{IncludeFiles: []string{base}, IncludeSourceDir: true}
 	// Entries are named as the user named the source, which is what the
 	// destination side renames from.
 	if want := filepath.Base(path); base != "." && want != base {

@@ -5,8 +5,6 @@
 package engine
 
 import (
-	"path/filepath"
-
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/ctr-project/ctr/pkg/volume"
@@ -25,11 +23,11 @@ type Engine struct {
 // New returns an engine on an open store. mode is the user-namespace mode
 // the process runs in; it decides how many container IDs exist.
 func New(store *storage.Store, mode rootless.Mode) (*Engine, error) {
-	vols, err := volume.NewStore(filepath.Join(filepath.Dir(store.GraphRoot()), "volumes"))
+	vols, err := volume.NewStore(volumesDir(store.GraphRoot()))
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{Reader: Reader{src: store}, store: store, volumes: vols, mode: mode}
+	e := &Engine{Reader: Reader{src: store, volumesDir: volumesDir(store.GraphRoot())}, store: store, volumes: vols, mode: mode}
 	uids, gids, err := rootless.CurrentMappings()
 	if err != nil {
 		return nil, err

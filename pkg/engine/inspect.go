@@ -3,9 +3,11 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ctr-project/ctr/pkg/container"
+	"github.com/ctr-project/ctr/pkg/volume"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -48,6 +50,8 @@ type InspectState struct {
 // InspectMount is one user mount.
 type InspectMount struct {
 	Type        string   `json:"Type"`
+	Name        string   `json:"Name,omitempty"`   // volumes
+	Driver      string   `json:"Driver,omitempty"` // volumes
 	Source      string   `json:"Source"`
 	Destination string   `json:"Destination"`
 	Options     []string `json:"Options"`
@@ -151,6 +155,10 @@ func (r *Reader) Inspect(nameOrID string) (*ContainerInspect, error) {
 		if m.Type == "bind" {
 			ci.HostConfig.Binds = append(ci.HostConfig.Binds, m.Source+":"+m.Destination)
 		}
+	}
+	for _, v := range c.Volumes {
+		ci.Mounts = append(ci.Mounts, InspectMount{Type: "volume", Name: v.Name, Driver: "local", Source: volume.DataPath(r.volumesDir, v.Name),
+			Destination: v.Destination, Options: v.Options, RW: !slices.Contains(v.Options, "ro")})
 	}
 	if ci.Mounts == nil {
 		ci.Mounts = []InspectMount{}

@@ -58,7 +58,7 @@ func (e *Engine) prepareVolumes(rootfs string, requested []VolumeMount, imageVol
 		if err != nil {
 			return nil, record, err
 		}
-		record = append(record, container.Volume{Name: v.Name, Destination: vm.Destination, Anonymous: v.Anonymous})
+		record = append(record, container.Volume{Name: v.Name, Destination: vm.Destination, Anonymous: v.Anonymous, Options: vm.Options})
 		if v.NeedsCopyUp {
 			if err := copyUp(rootfs, vm.Destination, v.Mountpoint); err != nil {
 				return nil, record, fmt.Errorf("volume %s: copy %s from the image: %w", v.Name, vm.Destination, err)

@@ -117,7 +117,7 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 		return nil, fmt.Errorf("%w: %s", ErrExists, name)
 	}
 	dir := filepath.Join(s.dir, name)
-	data := filepath.Join(dir, "_data")
+	data := DataPath(s.dir, name)
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err
 	}
@@ -160,12 +160,18 @@ func (s *Store) get(name string) (*Volume, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("volume %s: %w", name, err)
 	}
-	v.Mountpoint = filepath.Join(s.dir, name, "_data")
+	v.Mountpoint = DataPath(s.dir, name)
 	return &v, nil
 }
 
 // Get returns a volume by name.
 func (s *Store) Get(name string) (*Volume, error) { return s.get(name) }
+
+// Mountpoint is where volume name's data lives (it need not exist).
+func (s *Store) Mountpoint(name string) string { return DataPath(s.dir, name) }
+
+// DataPath is where the data of volume name lives in a store at dir.
+func DataPath(dir, name string) string { return filepath.Join(dir, name, "_data") }
 
 // List returns every volume, by name.
 func (s *Store) List() ([]*Volume, error) {
