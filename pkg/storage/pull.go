@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	cstorage "go.podman.io/storage"
@@ -436,7 +437,37 @@ type RegistryError struct {
 }
 
 func (e *RegistryError) Error() string {
-	return fmt.Sprintf("pull %s from registry %s: %v", e.Ref, e.Registry, e.Err)
+	return fmt.Sprintf("pull %s from registry %s: %s", e.Ref, e.Registry, registryReason(e.Err))
+}
+
+// registryReason words the registry's answer for people: its error codes
+// with what they mean here, rather than the request line and the raw
+// detail (a Go map) go-containerregistry prints.
+func registryReason(err error) string {
+	var te *transport.Error
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return err.Error()
+	}
+	reasons := make([]string, 0, len(te.Errors))
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.ManifestUnknownErrorCode:
+			reasons = append(reasons, "manifest unknown: the registry has no such tag or digest")
+		case transport.NameUnknownErrorCode:
+			reasons = append(reasons, "name unknown: the registry has no such repository")
+		case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+			reasons = append(reasons, strings.ToLower(string(d.Code))+": the registry refused access (credentials are read from $XDG_RUNTIME_DIR/containers/auth.json and ~/.docker/config.json)")
+		case transport.TooManyRequestsErrorCode:
+			reasons = append(reasons, "too many requests: the registry's rate limit was reached; try again later")
+		default:
+			msg := d.Message
+			if msg == "" {
+				msg = strings.ToLower(strings.ReplaceAll(string(d.Code), "_", " "))
+			}
+			reasons = append(reasons, fmt.Sprintf("%s (%s)", msg, d.Code))
+		}
+	}
+	return strings.Join(reasons, "; ")
 }
 
 func (e *RegistryError) Unwrap() error { return e.Err }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"testing/iotest"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 )
@@ -328,6 +330,29 @@ func TestRegistryError(t *testing.T) {
 	}
 	if !errors.Is(err, cause) {
 		t.Errorf("errors.Is(%v, %v) = false, want true", err, cause)
+	}
+}
+
+func TestRegistryErrorReasons(t *testing.T) {
+	tests := []struct {
+		code transport.ErrorCode
+		want string
+	}{
+		{transport.ManifestUnknownErrorCode, "manifest unknown: the registry has no such tag or digest"},
+		{transport.NameUnknownErrorCode, "name unknown: the registry has no such repository"},
+		{transport.UnauthorizedErrorCode, "unauthorized: the registry refused access"},
+		{transport.TooManyRequestsErrorCode, "too many requests"},
+		{"BLOB_UPLOAD_INVALID", "blob upload invalid (BLOB_UPLOAD_INVALID)"},
+	}
+	for _, tt := range tests {
+		te := &transport.Error{StatusCode: 404, Errors: []transport.Diagnostic{{Code: tt.code, Detail: map[string]any{"Tag": "x"}}}}
+		err := error(&RegistryError{Registry: "r.example", Ref: "r.example/a:x", Err: fmt.Errorf("GET: %w", te)})
+		if got := err.Error(); !strings.HasPrefix(got, "pull r.example/a:x from registry r.example: "+tt.want) || strings.Contains(got, "map[") {
+			t.Errorf("%s: %q, want it to start with %q and no raw detail", tt.code, got, tt.want)
+		}
+		if !errors.As(err, &te) {
+			t.Errorf("%s: the transport error is no longer reachable with errors.As", tt.code)
+		}
 	}
 }
 
