@@ -136,16 +136,16 @@ func newStopCommand(a *app) *cobra.Command {
 				d := time.Duration(timeout) * time.Second
 				t = &d
 			}
-			return a.withEngine(func(e *engine.Engine) error {
+			return a.withReader(cmd, func(r *engine.Reader) error {
 				return eachContainer(a, args, func(n string) (string, error) {
-					_, err := e.Stop(cmd.Context(), n, t)
+					_, err := r.Stop(cmd.Context(), n, t)
 					return n, err
 				})
 			})
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's stop timeout)")
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
 }
 
 func newKillCommand(a *app) *cobra.Command {
@@ -159,16 +159,16 @@ func newKillCommand(a *app) *cobra.Command {
 			if err != nil {
 				return &usageError{err: err, commandPath: cmd.CommandPath()}
 			}
-			return a.withEngine(func(e *engine.Engine) error {
+			return a.withReader(cmd, func(r *engine.Reader) error {
 				return eachContainer(a, args, func(n string) (string, error) {
-					_, err := e.Kill(n, sig)
+					_, err := r.Kill(n, sig)
 					return n, err
 				})
 			})
 		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send, by name or number")
-	return needsUserNS(cmd, userNSRequired)
+	return needsUserNS(cmd, userNSHostFirst)
 }
 
 // newPauseCommand makes `pause` (freeze) or `unpause` (thaw).

@@ -149,10 +149,10 @@ func (a *app) prepare(cmd *cobra.Command, _ []string) error {
 	return exitStatus{code: code}
 }
 
-// withReader runs fn, for a userNSHostFirst command that only reads
-// containers: on the host with a Reader on the store's index when that can
-// be read, else in the namespace (the whole command again) with the
-// engine's. An error from fn is the command's: output may have been
+// withReader runs fn, for a userNSHostFirst command that reads containers
+// (and signals them, and marks them stopped, which the host may do): on the
+// host with a Reader on the store's index when that can be read, else in
+// the namespace (the whole command again) with the engine's. An error from fn is the command's: output may have been
 // written already, so it is not run a second time.
 func (a *app) withReader(cmd *cobra.Command, fn func(*engine.Reader) error) error {
 	if !a.onHost {

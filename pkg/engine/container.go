@@ -88,10 +88,11 @@ func (e *Engine) writeContainerFile(c *container.Config, name string, data []byt
 }
 
 // Reader reads containers: their storage records and their files
-// (config, state, spec). An Engine is one, on its open store, in the user
-// namespace; NewHostReader makes one on the store's index, from the host,
-// for the commands that only read (`ctr exec` plans there and `ctr ps`
-// lists there when they can, skipping the namespace entry).
+// (config, state, spec), and does what needs no more (signal a container's
+// process, mark it stopped). An Engine is one, on its open store, in the
+// user namespace; NewHostReader makes one on the store's index, from the
+// host, where `ctr exec` plans and `ps`, `logs`, `kill`, `stop` and others
+// run when they can, skipping the namespace entry.
 type Reader struct {
 	src        containerSource
 	volumesDir string // the volume store's directory (volumesDir)
@@ -213,7 +214,7 @@ func (e *Engine) Remove(nameOrID string, o RemoveOptions) (string, error) {
 			return "", fmt.Errorf("%w: %s: stop it first or use --force", ErrContainerRunning, c.Name)
 		}
 		// So its restart policy does not bring it back.
-		if err := e.markStopped(c.ID); err != nil {
+		if err := c.markStopped(); err != nil {
 			return "", err
 		}
 		if err := e.kill(c); err != nil {

@@ -18,8 +18,8 @@ import (
 // Kill sends sig to a running container's init. It is sent by the
 // host-side ctr process (rootless.SignalFromHost): a sibling user namespace
 // may not signal a container process that runs as a non-root user.
-func (e *Engine) Kill(nameOrID string, sig syscall.Signal) (*Container, error) {
-	c, err := e.Container(nameOrID)
+func (r *Reader) Kill(nameOrID string, sig syscall.Signal) (*Container, error) {
+	c, err := r.Container(nameOrID)
 	if err != nil {
 		return nil, err
 	}
@@ -36,12 +36,12 @@ func (e *Engine) Kill(nameOrID string, sig syscall.Signal) (*Container, error) {
 // timeout (nil: the container's stop timeout). PID 1 ignores signals it has
 // no handler for, so SIGKILL is often what ends it. A stopped container is
 // not restarted by its restart policy.
-func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout *time.Duration) (*Container, error) {
-	c, err := e.Container(nameOrID)
+func (r *Reader) Stop(ctx context.Context, nameOrID string, timeout *time.Duration) (*Container, error) {
+	c, err := r.Container(nameOrID)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.markStopped(c.ID); err != nil {
+	if err := c.markStopped(); err != nil {
 		return nil, err
 	}
 	if !c.Running() {
@@ -58,22 +58,19 @@ func (e *Engine) Stop(ctx context.Context, nameOrID string, timeout *time.Durati
 	if err := rootless.SignalFromHost(c.State.Pid, c.State.PidStart, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return c, fmt.Errorf("stop %s: %w", c.Name, err)
 	}
-	if e.waitExit(ctx, c, wait) {
-		return e.Container(c.ID)
+	if r.waitExit(ctx, c, wait) {
+		return r.Container(c.ID)
 	}
 	if err := rootless.SignalFromHost(c.State.Pid, c.State.PidStart, syscall.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 		return c, fmt.Errorf("stop %s: %w", c.Name, err)
 	}
-	e.waitExit(ctx, c, 30*time.Second)
-	return e.Container(c.ID)
+	r.waitExit(ctx, c, 30*time.Second)
+	return r.Container(c.ID)
 }
 
-func (e *Engine) markStopped(id string) error {
-	dir, err := e.store.ContainerDir(id)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, container.StopMarker), os.O_CREATE|os.O_WRONLY, 0o600)
+// markStopped leaves the marker that tells c's monitor not to restart it.
+func (c *Container) markStopped() error {
+	f, err := os.OpenFile(filepath.Join(c.dir, container.StopMarker), os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -82,10 +79,10 @@ func (e *Engine) markStopped(id string) error {
 
 // waitExit waits until the container's process has exited and its
 // monitor recorded it, or timeout; it reports whether it did.
-func (e *Engine) waitExit(ctx context.Context, c *Container, timeout time.Duration) bool {
+func (r *Reader) waitExit(ctx context.Context, c *Container, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
-		cur, err := e.Container(c.ID)
+		cur, err := r.Container(c.ID)
 		if err != nil || !cur.Running() || cur.State.Pid != c.State.Pid {
 			return true
 		}

@@ -173,7 +173,9 @@ func askHost(req agentRequest, fd int) (agentReply, error) {
 	return reply, nil
 }
 
-// SignalFromHost sends sig to the process pid through the host-side parent.
+// SignalFromHost sends sig to the process pid through the host-side parent,
+// or itself when it has none: it is that host side (commands that run on
+// the host, such as `ctr exec`), or real root, which needs no namespace.
 // If startTime is not zero, the process must have that start time
 // (/proc/PID/stat field 22), so a recycled PID is never signalled.
 func SignalFromHost(pid int, startTime uint64, sig syscall.Signal) error {
@@ -182,6 +184,12 @@ func SignalFromHost(pid int, startTime uint64, sig syscall.Signal) error {
 		return fmt.Errorf("signal %w", err)
 	}
 	defer unix.Close(pidfd)
+	if os.Getenv(envHostAgent) == "" {
+		if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+			return fmt.Errorf("signal pid %d: %w", pid, err)
+		}
+		return nil
+	}
 	reply, err := askHost(agentRequest{Op: "signal", Signal: int(sig)}, pidfd)
 	if err != nil {
 		return err
