@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/ctr-project/ctr/pkg/engine"
-	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/spf13/cobra"
 )
@@ -38,15 +37,7 @@ func newRmCommand(a *app) *cobra.Command {
 					if err != nil {
 						return err
 					}
-					// Those that share another's network first: the
-					// owner cannot go while they exist.
-					for _, sharing := range []bool{true, false} {
-						for _, c := range cs {
-							if (c.Net.Mode == netns.ModeContainer) == sharing {
-								args = append(args, c.ID)
-							}
-						}
-					}
+					args = engine.RemovalOrder(cs)
 				}
 				var errs []error
 				code := 0

@@ -14,6 +14,7 @@ import (
 	"github.com/ctr-project/ctr/pkg/cgroups"
 	"github.com/ctr-project/ctr/pkg/container"
 	"github.com/ctr-project/ctr/pkg/monitor"
+	"github.com/ctr-project/ctr/pkg/netns"
 	"github.com/ctr-project/ctr/pkg/rootless"
 	"github.com/ctr-project/ctr/pkg/storage"
 	"github.com/ctr-project/ctr/pkg/volume"
@@ -262,4 +263,45 @@ func waitGone(pid int, start uint64, timeout time.Duration) {
 	for container.Alive(pid, start) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// RemovalOrder lists the containers' IDs so that those sharing another's
+// network namespace come before it: the owner cannot go while they exist.
+func RemovalOrder(cs []*Container) []string {
+	var ids []string
+	for _, sharing := range []bool{true, false} {
+		for _, c := range cs {
+			if (c.Net.Mode == netns.ModeContainer) == sharing {
+				ids = append(ids, c.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// Clear removes every container, killing running ones first as rm --force
+// does, and every volume. `ctr system reset` runs it before it deletes the
+// store, so no container process or monitor outlives the store, and
+// volumes go too, as with podman.
+func (e *Engine) Clear() error {
+	cs, err := e.Containers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range RemovalOrder(cs) {
+		if _, err := e.Remove(id, RemoveOptions{Force: true}); err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+			errs = append(errs, err)
+		}
+	}
+	vs, err := e.volumes.List()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, v := range vs {
+		if err := e.volumes.Remove(v.Name, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
