@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -394,37 +395,38 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 
 func newTopCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "top CONTAINER [DESCRIPTOR...]",
+		Use:   "top CONTAINER [DESCRIPTOR...|PS-OPTIONS...]",
 		Short: "Show the processes of a running container",
 		Long: "List the container's processes, read from the host's /proc (nothing from the container's image\n" +
 			"is executed). Descriptors (default: user pid ppid pcpu etime tty time args): " +
-			strings.Join(engine.TopDescriptors(), " ") + ".",
-		Args: cobra.MinimumNArgs(1),
+			strings.Join(engine.TopDescriptors(), " ") + ".\n" +
+			"Arguments starting with - are ps(1) options instead, as with podman: ps runs inside the\n" +
+			"container (`ctr exec CONTAINER ps OPTIONS...`), so the image must have one that takes them.",
+		Example: "  ctr top web\n  ctr top web pid user args\n  ctr top web -o pid,comm",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if a.hostPhase != nil {
-				var plan engine.TopPlan
-				if err := json.Unmarshal(a.hostPhase, &plan); err != nil {
+				var phase topHostPhase
+				if err := json.Unmarshal(a.hostPhase, &phase); err != nil {
 					return err
 				}
-				rows, err := engine.RunTop(&plan)
-				if err != nil {
-					return err
-				}
-				return writeRows(a.stdout, rows)
+				return runTopPhase(cmd, a, &phase)
 			}
 			return a.withEngine(func(e *engine.Engine) error {
-				plan, err := e.PlanTop(args[0], args[1:])
+				var phase topHostPhase
+				var err error
+				if slices.ContainsFunc(args[1:], func(s string) bool { return strings.HasPrefix(s, "-") }) {
+					phase.Exec, err = e.PlanExec(args[0], engine.ExecOptions{Args: append([]string{"ps"}, args[1:]...)})
+				} else {
+					phase.Top, err = e.PlanTop(args[0], args[1:])
+				}
 				if err != nil {
 					return err
 				}
 				if mode, _ := rootless.Current(); mode == rootless.ModeRoot {
-					rows, err := engine.RunTop(plan)
-					if err != nil {
-						return err
-					}
-					return writeRows(a.stdout, rows)
+					return runTopPhase(cmd, a, &phase) // real root is the host
 				}
-				b, err := json.Marshal(plan)
+				b, err := json.Marshal(phase)
 				if err != nil {
 					return err
 				}
@@ -432,8 +434,29 @@ func newTopCommand(a *app) *cobra.Command {
 			})
 		},
 	}
+	// Everything after the container is the listing's: ps options too.
+	cmd.Flags().SetInterspersed(false)
 	cmd.Annotations = map[string]string{annotationHostPhase: "top"}
 	return needsUserNS(cmd, userNSRequired)
+}
+
+// topHostPhase is what `ctr top` hands to its host half: a listing from
+// the host's /proc, or ps(1) to run inside the container.
+type topHostPhase struct {
+	Top  *engine.TopPlan  `json:"top,omitempty"`
+	Exec *engine.ExecPlan `json:"exec,omitempty"`
+}
+
+// runTopPhase is the host half of `ctr top`.
+func runTopPhase(cmd *cobra.Command, a *app, phase *topHostPhase) error {
+	if phase.Exec != nil {
+		return runPlan(cmd, a, phase.Exec)
+	}
+	rows, err := engine.RunTop(phase.Top)
+	if err != nil {
+		return err
+	}
+	return writeRows(a.stdout, rows)
 }
 
 func newPortCommand(a *app) *cobra.Command {
