@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -437,7 +439,20 @@ type RegistryError struct {
 }
 
 func (e *RegistryError) Error() string {
-	return fmt.Sprintf("pull %s from registry %s: %s", e.Ref, e.Registry, registryReason(e.Err))
+	msg := fmt.Sprintf("pull %s from registry %s: %s", e.Ref, e.Registry, strings.TrimSpace(registryReason(e.Err)))
+	if untrustedCertificate(e.Err) {
+		msg += " (the registry's certificate is not trusted: add its CA to the system's trust store or name it in SSL_CERT_FILE, or pass --tls-verify=false)"
+	}
+	return msg
+}
+
+// untrustedCertificate reports whether err comes from a TLS certificate
+// that did not verify. go-containerregistry joins the errors of its https
+// and http attempts into text, so the text is checked too.
+func untrustedCertificate(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || strings.Contains(err.Error(), "x509: ")
 }
 
 // registryReason words the registry's answer for people: its error codes

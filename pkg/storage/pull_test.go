@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -330,6 +332,18 @@ func TestRegistryError(t *testing.T) {
 	}
 	if !errors.Is(err, cause) {
 		t.Errorf("errors.Is(%v, %v) = false, want true", err, cause)
+	}
+}
+
+func TestRegistryErrorCertificateHint(t *testing.T) {
+	cause := fmt.Errorf("Get %q: %w", "https://r.example/v2/", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})
+	err := &RegistryError{Registry: "r.example", Ref: "r.example/a:x", Err: cause}
+	if !strings.Contains(err.Error(), "--tls-verify=false") {
+		t.Errorf("%q: want the hint about untrusted certificates", err.Error())
+	}
+	plain := &RegistryError{Registry: "r.example", Ref: "r.example/a:x", Err: errors.New("connection refused")}
+	if strings.Contains(plain.Error(), "--tls-verify") {
+		t.Errorf("%q: a hint about certificates without a certificate error", plain.Error())
 	}
 }
 
