@@ -192,8 +192,8 @@ func (e *Engine) hostMountOf(c *Container, p string) (hostMount, bool, error) {
 	return best, true, nil
 }
 
-// prefixEntries renames every entry of a tar stream (named ".", "a",
-// "b/c", as chrootarchive names the whole of its root) to live under
+// prefixEntries renames every entry of a tar stream of a whole directory
+// (named "." and "./a", "./b/c", as tarFromRoot names them) to live under
 // prefix, hard-link targets included.
 func prefixEntries(rc io.ReadCloser, prefix string) io.ReadCloser {
 	pr, pw := io.Pipe()
