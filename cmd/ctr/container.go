@@ -48,13 +48,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		Use:   "create [options] IMAGE [COMMAND [ARG...]]",
 		Short: "Create a container without starting it",
 		Long:  "Create a container as `ctr run` would, print its ID and leave it in the Created state for `ctr start`.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 {
-				return &usageError{err: errors.New("an image is required"), commandPath: cmd.CommandPath()}
-			}
-			_, err := o.engineOptions(cmd, a, args)
-			return err
-		},
+		Args:  o.validArgs(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ro, err := o.engineOptions(cmd, a, args)
 			if err != nil {

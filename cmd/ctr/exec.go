@@ -82,11 +82,7 @@ func newExecCommand(a *app) *cobra.Command {
 // planExecOnHost plans the exec from the store's index, without the user
 // namespace: the plan only needs the container's records and files.
 func planExecOnHost(a *app, nameOrID string, o engine.ExecOptions) (*engine.ExecPlan, error) {
-	opts, err := a.storeOptions()
-	if err != nil {
-		return nil, err
-	}
-	r, err := engine.NewHostReader(opts)
+	r, err := a.hostReader()
 	if err != nil {
 		return nil, err
 	}

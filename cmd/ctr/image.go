@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -49,16 +48,7 @@ func newImageInspectCommand(a *app) *cobra.Command {
 					}
 					errs = append(errs, err)
 				}
-				var err error
-				if format == "" || format == "json" {
-					if details == nil {
-						details = []*storage.ImageDetails{}
-					}
-					err = writeJSON(a.stdout, details)
-				} else {
-					err = writeTemplate(a.stdout, format, details, nil)
-				}
-				return errors.Join(append(errs, err)...)
+				return writeInspect(a, format, details, errs)
 			})
 		},
 	}

@@ -61,12 +61,13 @@ func newInspectCommand(a *app, kind string) *cobra.Command {
 	return needsUserNS(cmd, userNSHostFirst)
 }
 
-// writeInspect prints what inspect found, then returns the lookup errors.
-func writeInspect(a *app, format string, items []any, errs []error) error {
+// writeInspect prints what an inspect command found (a JSON array, or each
+// item through a --format template), then returns the lookup errors.
+func writeInspect[T any](a *app, format string, items []T, errs []error) error {
 	var err error
 	if format == "" || format == "json" {
 		if items == nil {
-			items = []any{}
+			items = []T{}
 		}
 		err = writeJSON(a.stdout, items)
 	} else {
@@ -83,11 +84,7 @@ func inspectContainersOnHost(a *app, names []string, typ string) ([]any, []error
 	if typ == "image" {
 		return nil, nil, errors.New("images need the store")
 	}
-	opts, err := a.storeOptions()
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := engine.NewHostReader(opts)
+	r, err := a.hostReader()
 	if err != nil {
 		return nil, nil, err
 	}

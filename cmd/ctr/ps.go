@@ -97,11 +97,7 @@ func newPsCommand(a *app) *cobra.Command {
 // hostContainers lists the containers from the host, without the user
 // namespace (see storage.ContainerIndex).
 func hostContainers(a *app) ([]*engine.Container, error) {
-	opts, err := a.storeOptions()
-	if err != nil {
-		return nil, err
-	}
-	r, err := engine.NewHostReader(opts)
+	r, err := a.hostReader()
 	if err != nil {
 		return nil, err
 	}

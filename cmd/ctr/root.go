@@ -158,15 +158,22 @@ func (a *app) withReader(cmd *cobra.Command, fn func(*engine.Reader) error) erro
 	if !a.onHost {
 		return a.withEngine(func(e *engine.Engine) error { return fn(&e.Reader) })
 	}
-	opts, err := a.storeOptions()
+	r, err := a.hostReader()
 	if err == nil {
-		var r *engine.Reader
-		if r, err = engine.NewHostReader(opts); err == nil {
-			return fn(r)
-		}
+		return fn(r)
 	}
 	logrus.Debugf("%s: running in the user namespace: %v", cmd.Name(), err)
 	return a.rerunInUserNS(cmd)
+}
+
+// hostReader is a Reader on the store's index, for use on the host; it
+// fails when the index cannot be read (see storage.ErrNoIndex).
+func (a *app) hostReader() (*engine.Reader, error) {
+	opts, err := a.storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	return engine.NewHostReader(opts)
 }
 
 // rerunInUserNS is how a userNSHostFirst command that could not finish on

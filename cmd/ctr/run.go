@@ -47,13 +47,7 @@ func newRunCommand(a *app) *cobra.Command {
 		Example: "  ctr run --rm busybox echo hello\n" +
 			"  ctr run -it --rm -v ./src:/src:ro busybox sh\n" +
 			"  echo hi | ctr run -i --rm busybox cat",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 {
-				return &usageError{err: errors.New("an image is required"), commandPath: cmd.CommandPath()}
-			}
-			_, err := o.engineOptions(cmd, a, args)
-			return err
-		},
+		Args: o.validArgs(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ro, err := o.engineOptions(cmd, a, args)
 			if err != nil {
@@ -100,6 +94,18 @@ func newRunCommand(a *app) *cobra.Command {
 	addRunFlags(cmd, &o)
 	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
 	return needsUserNS(cmd, userNSRequired)
+}
+
+// validArgs checks the arguments and flags of run and create before the
+// command enters the namespace, so bad input fails there with nothing made.
+func (o *runOptions) validArgs(a *app) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < 1 {
+			return &usageError{err: errors.New("an image is required"), commandPath: cmd.CommandPath()}
+		}
+		_, err := o.engineOptions(cmd, a, args)
+		return err
+	}
 }
 
 // resolveWithProgress finds or pulls the image, showing pull progress, and

@@ -125,16 +125,7 @@ func newVolumeInspectCommand(a *app) *cobra.Command {
 					}
 					vs = append(vs, v)
 				}
-				var err error
-				if format == "" || format == "json" {
-					if vs == nil {
-						vs = []*volume.Volume{}
-					}
-					err = writeJSON(a.stdout, vs)
-				} else {
-					err = writeTemplate(a.stdout, format, vs, nil)
-				}
-				return errors.Join(append(errs, err)...)
+				return writeInspect(a, format, vs, errs)
 			})
 		},
 	}

@@ -190,21 +190,5 @@ func RunExecPlan(ctx context.Context, plan *ExecPlan, stdin, stdout, stderr *os.
 		console = newConsoleIO(p.Console, stdin, stdout, plan.Interactive)
 		defer console.restore()
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				forwardSignal(p, s, console)
-			case <-done:
-				return
-			}
-		}
-	}()
-	code, err := p.Wait()
-	close(done)
-	if console != nil {
-		console.drain()
-	}
-	return code, err
+	return waitForwarding(p, sigs, console)
 }

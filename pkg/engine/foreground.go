@@ -107,6 +107,20 @@ func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o R
 		console = newConsoleIO(p.Console, o.Stdin, o.Stdout, o.Interactive)
 		defer console.restore()
 	}
+	code, waitErr := waitForwarding(p, sigs, console)
+	st.Status, st.ExitCode, st.FinishedAt = container.StateExited, code, time.Now().UTC()
+	if err := e.saveState(c, &st); err != nil && waitErr == nil {
+		waitErr = err
+	}
+	return code, waitErr
+}
+
+// forwardSignal is podman's sig-proxy: every signal ctr gets goes to the
+// container, except those that concern ctr itself.
+// waitForwarding waits for p while forwarding the signals that arrive on
+// sigs to it (a window-size change resizes console instead), then drains
+// console's last output. The foreground run and exec both end this way.
+func waitForwarding(p *run.Process, sigs <-chan os.Signal, console *consoleIO) (int, error) {
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -118,20 +132,14 @@ func (e *Engine) start(c *container.Config, spec *specs.Spec, rootfs string, o R
 			}
 		}
 	}()
-	code, waitErr := p.Wait()
+	code, err := p.Wait()
 	close(done)
 	if console != nil {
 		console.drain()
 	}
-	st.Status, st.ExitCode, st.FinishedAt = container.StateExited, code, time.Now().UTC()
-	if err := e.saveState(c, &st); err != nil && waitErr == nil {
-		waitErr = err
-	}
-	return code, waitErr
+	return code, err
 }
 
-// forwardSignal is podman's sig-proxy: every signal ctr gets goes to the
-// container, except those that concern ctr itself.
 func forwardSignal(p *run.Process, s os.Signal, console *consoleIO) {
 	switch s {
 	case syscall.SIGCHLD, syscall.SIGPIPE, syscall.SIGURG:

@@ -158,12 +158,10 @@ func Exec(o ExecOptions) (_ *Process, retErr error) {
 	}
 	defer syncR.Close()
 	defer syncW.Close()
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	statusParent, statusChild, err := statusSocket("status-exec")
 	if err != nil {
-		return nil, fmt.Errorf("status socket: %w", err)
+		return nil, err
 	}
-	statusParent := os.NewFile(uintptr(sp[0]), "status")
-	statusChild := os.NewFile(uintptr(sp[1]), "status-exec")
 	defer statusParent.Close()
 	defer statusChild.Close()
 

@@ -105,12 +105,10 @@ func Start(o Options) (_ *Process, retErr error) {
 	}
 	defer configR.Close()
 	defer configW.Close()
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	statusParent, statusChild, err := statusSocket("status-init")
 	if err != nil {
-		return nil, fmt.Errorf("status socket: %w", err)
+		return nil, err
 	}
-	statusParent := os.NewFile(uintptr(sp[0]), "status")
-	statusChild := os.NewFile(uintptr(sp[1]), "status-init")
 	defer statusParent.Close()
 	defer statusChild.Close()
 
@@ -331,6 +329,17 @@ func cloneFlags(s *specs.Spec) uintptr {
 		}
 	}
 	return flags | syscall.CLONE_NEWNS // the mount setup always needs its own
+}
+
+// statusSocket makes the socket pair on which a child reports to us
+// (statusMessages, then EOF when its execve closes its end); child names
+// the child's end.
+func statusSocket(child string) (parent, childEnd *os.File, err error) {
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("status socket: %w", err)
+	}
+	return os.NewFile(uintptr(sp[0]), "status"), os.NewFile(uintptr(sp[1]), child), nil
 }
 
 // readStatus reads one status message and the fd attached to it, if any.
