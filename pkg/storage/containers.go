@@ -172,22 +172,33 @@ func (s *Store) ContainerDir(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if volatile, _ := c.Flags[volatileFlag].(bool); volatile {
-		return s.s.ContainerRunDirectory(c.ID)
-	}
-	return s.s.ContainerDirectory(c.ID)
+	dir, _ := s.ContainerDirOf(toContainer(c))
+	return dir, os.MkdirAll(dir, 0o700)
 }
 
 // DriverName is the storage driver the store uses (Driver().Driver).
 func (s *Store) DriverName() string { return s.choice.Driver }
 
-// ContainerDirOf is ContainerDir of a container already looked up.
+// ContainerDirOf is ContainerDir of a container already looked up, without
+// another lookup; the directory may not exist yet.
 func (s *Store) ContainerDirOf(c *Container) (string, error) {
+	root := s.opts.GraphRoot
 	if c.Volatile {
-		return s.s.ContainerRunDirectory(c.ID)
+		root = s.opts.RunRoot
 	}
-	return s.s.ContainerDirectory(c.ID)
+	return containerFilesDir(root, s.s.GraphDriverName(), c.ID), nil
 }
+
+// containerFilesDir is storage's private directory for container id under
+// root (its ContainerDirectory in the graph root, ContainerRunDirectory in
+// the run root): the store and its index find containers' files with it.
+func containerFilesDir(root, storageDriver, id string) string {
+	return filepath.Join(root, containersDir(storageDriver), id, "userdata")
+}
+
+// containersDir is where storage keeps container records and directories,
+// named after its driver ("overlay", "vfs").
+func containersDir(storageDriver string) string { return storageDriver + "-containers" }
 
 // volatileFlag is the container flag with which storage marks a volatile
 // container.

@@ -28,7 +28,7 @@ import (
 type ContainerIndex struct {
 	graphRoot, runRoot string
 	driver             string // as recorded: overlay, fuse-overlayfs or vfs
-	middleDir          string // "overlay-containers", "vfs-containers": storage's driver-named directory
+	storageDriver      string // the name storage knows the driver by: overlay or vfs
 }
 
 // ErrNoIndex is matched by errors.Is when the store cannot be read from
@@ -72,12 +72,12 @@ func OpenContainerIndex(opts Options) (*ContainerIndex, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown driver %q", ErrNoIndex, choice.Driver)
 	}
-	return &ContainerIndex{graphRoot: opts.GraphRoot, runRoot: opts.RunRoot, driver: choice.Driver, middleDir: driver + "-containers"}, nil
+	return &ContainerIndex{graphRoot: opts.GraphRoot, runRoot: opts.RunRoot, driver: choice.Driver, storageDriver: driver}, nil
 }
 
 // Containers lists every container in the store.
 func (x *ContainerIndex) Containers() ([]*Container, error) {
-	dir := filepath.Join(x.graphRoot, x.middleDir)
+	dir := filepath.Join(x.graphRoot, containersDir(x.storageDriver))
 	var out []*Container
 	for _, name := range []string{"containers.json", "volatile-containers.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -115,7 +115,7 @@ func (x *ContainerIndex) ContainerDirOf(c *Container) (string, error) {
 	if c.Volatile {
 		root = x.runRoot
 	}
-	return filepath.Join(root, x.middleDir, c.ID, "userdata"), nil
+	return containerFilesDir(root, x.storageDriver, c.ID), nil
 }
 
 // DriverName is the storage driver the store uses.
